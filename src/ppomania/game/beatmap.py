@@ -308,7 +308,7 @@ class _Parser:
                 raise self.fail(f"unknown hit object type {kind}")
             starts[i] = start
             ends[i] = max(start, end)
-            columns[i] = min(keys - 1, max(0, math.floor(x * keys / 512)))
+            columns[i] = min(keys - 1, max(0, math.floor(min(max(x, 0.0), 512.0) * keys / 512)))
         order = np.lexsort((columns, starts))
         return starts[order], ends[order], columns[order]
 
@@ -334,7 +334,7 @@ class _Parser:
             else:
                 velocity = point.scroll_multiplier
         span = length / (slider_multiplier * 100.0 * velocity) * beat_length
-        return int(slides * span)
+        return self.integer_time(str(slides * span), "slider duration")
 
 
 def parse_beatmap(data: bytes, source: str = "<bytes>") -> Beatmap:

@@ -449,6 +449,9 @@ def test_hold_table_has_144_cells():
 
 @pytest.mark.parametrize(("head", "release", "expected"), _hold_cells())
 def test_hold_table_od8(head, release, expected):
+    # All 144 cells agree with the judge. Row -164 goes through judge.py's documented early-head
+    # quirk (judged as pressed 1 ms before the tail: head error +799 here, so 50 as in the table);
+    # row -127 is exactly -meh and is judged normally (127 > w100 -> 50).
     beatmap = one_key_map(8.0, [1000], [1800])
     events = [KeyEvent(1000 + head, 0, True), KeyEvent(1800 + release, 0, False)]
     play = judge_play(beatmap, events)
@@ -456,13 +459,20 @@ def test_hold_table_od8(head, release, expected):
     assert play.state.counts.sum() == 1
 
 
-def test_hold_break_resets_combo_and_regrab_gives_at_most_50_or_200():
-    # A note, then a hold broken in the middle: combo reset by the break.
+def test_hold_break_and_regrab():
+    # A note, then a hold broken in the middle and never re-grabbed: MISS, combo reset.
     beatmap = one_key_map(8.0, [500, 1000], [500, 1800])
     events = [*taps(500), KeyEvent(1000, 0, True), KeyEvent(1300, 0, False)]
     play = judge_play(beatmap, events)
     assert [r.judgement for r in play.results] == [MAX, MISS]
-    # Re-grabbed on time for the tail: judged like a hold pressed at the re-grab, at best 200.
+    assert play.state.combo == 0
+    # Released exactly at tail - meh (1673): not a break; combined rule, 0 + 127 <= 146 -> 200.
+    events = [*taps(500), KeyEvent(1000, 0, True), KeyEvent(1673, 0, False)]
+    assert [r.judgement for r in judge_play(beatmap, events).results] == [MAX, GOOD]
+    # One ms earlier it is a break.
+    events = [*taps(500), KeyEvent(1000, 0, True), KeyEvent(1672, 0, False)]
+    assert [r.judgement for r in judge_play(beatmap, events).results] == [MAX, MISS]
+    # Re-grabbed and held to the tail: judged like a hold pressed at the re-grab (+400): 50.
     events = [
         *taps(500),
         KeyEvent(1000, 0, True),
@@ -472,6 +482,32 @@ def test_hold_break_resets_combo_and_regrab_gives_at_most_50_or_200():
     ]
     play = judge_play(beatmap, events)
     assert [r.judgement for r in play.results] == [MAX, MEH]
+    # A re-grab close to the head would be a 300 by the combined rule; it is capped at 200.
+    short = one_key_map(8.0, [1000], [1300])
+    events = [
+        KeyEvent(1000, 0, True),
+        KeyEvent(1010, 0, False),
+        KeyEvent(1020, 0, True),
+        KeyEvent(1300, 0, False),
+    ]
+    assert [r.judgement for r in judge_play(short, events).results] == [GOOD]
+
+
+def test_overhold_judged_from_head_only():
+    # OD8: released at tail + 103 (the exclusive late OK edge) or never: head-only rule,
+    # 200 if |h| <= floor(43 - 3*OD) = 19, 100 if |h| <= floor(103 - 3*OD) = 79, else 50.
+    beatmap = one_key_map(8.0, [1000], [1800])
+    for head, expected in [(0, GOOD), (-19, GOOD), (20, OK), (-79, OK), (80, MEH)]:
+        for release in (1903, 5000):
+            events = [KeyEvent(1000 + head, 0, True), KeyEvent(release, 0, False)]
+            play = judge_play(beatmap, events)
+            assert [r.judgement for r in play.results] == [expected], (head, release)
+    # Head -44: released at tail + 102 it is still the combined rule (44 + 102 <= 146 -> 200),
+    # at tail + 103 the head-only rule (44 > 19 -> 100).
+    events = [KeyEvent(956, 0, True), KeyEvent(1902, 0, False)]
+    assert [r.judgement for r in judge_play(beatmap, events).results] == [GOOD]
+    events = [KeyEvent(956, 0, True), KeyEvent(1903, 0, False)]
+    assert [r.judgement for r in judge_play(beatmap, events).results] == [OK]
 
 
 def test_unpressed_hold_is_a_single_miss():

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("verify_replay",)
+SUBCOMMANDS = ("verify_replay", "render")
 
 
 class CliError(Exception):

@@ -106,13 +106,16 @@ def events_to_frames(events: Iterable[KeyEvent], end_ms: int | None = None) -> n
     """Down/up edges → key-state frames, one per distinct event time (plus a release-all at ``end_ms``)."""
     rows: list[tuple[int, int]] = []
     held = 0
-    for event in sorted(events, key=lambda e: (e.time_ms, e.column)):
+    touched = 0  # columns already changed in the last row: a second change needs its own frame
+    for event in sorted(events, key=lambda e: e.time_ms):
         bit = 1 << event.column
         held = held | bit if event.down else held & ~bit
-        if rows and rows[-1][0] == event.time_ms:
+        if rows and rows[-1][0] == event.time_ms and not touched & bit:
             rows[-1] = (event.time_ms, held)
+            touched |= bit
         else:
             rows.append((event.time_ms, held))
+            touched = bit
     if end_ms is not None and (not rows or rows[-1][1] != 0 or rows[-1][0] < end_ms):
         rows.append((max(end_ms, rows[-1][0] if rows else end_ms), 0))
     return np.array(rows, dtype=np.int64).reshape(-1, 2)
@@ -318,9 +321,13 @@ def encode_replay(replay: Replay) -> bytes:
     delta = timestamp - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     ticks = _TICKS_AT_UNIX_EPOCH + (delta // dt.timedelta(microseconds=1)) * 10
     compressed = compress_frames(_frame_text(replay))
-    for name in ("count_300", "count_100", "count_50", "count_geki", "count_katu", "count_miss"):
-        if not 0 <= getattr(replay, name) <= 0xFFFF:
-            raise ReplayError(f"{name} out of range for the replay header")
+    try:
+        return _pack_replay(replay, replay_hash, ticks, compressed)
+    except struct.error as exc:
+        raise ReplayError(f"replay header field out of range: {exc}") from None
+
+
+def _pack_replay(replay: Replay, replay_hash: str, ticks: int, compressed: bytes) -> bytes:
     return b"".join(
         [
             struct.pack("<bi", replay.mode, replay.game_version),

@@ -1,8 +1,8 @@
 """The JSON documents of gosumemory and tosu: build them from a game state and parse them back.
 
 Pure data formats, no I/O. They live in the game layer because two layers need them and may not
-import each other: the live state client (``ppomania.live``) parses what the real tools send, and the
-stand-in game (``ppomania.standin``, which may import only ``game`` and ``sim``) serves the same
+import each other: the live state client (``ppomania.live``) parses what the real tools send, and
+the stand-in game (``ppomania.standin``, which may import only ``game`` and ``sim``) serves the same
 documents. ``ppomania.live.protocol`` re-exports this module as the live layer's protocol API.
 
 Formats (``specs/game-state-api.md`` §2.4, §3.5–3.7, fixtures §10), named by :data:`SOURCES`:
@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ppomania.game.beatmap import Beatmap
 from ppomania.game.rules import Mods, hit_windows
 from ppomania.game.score import GameState, Phase, grade
 
@@ -51,7 +52,6 @@ STATE_NAMES = (
     "onlineSelection", "optionsOffsetWizard", "rankingTagCoop", "rankingTeam", "beatmapImport",
     "packageUpdater", "benchmark", "tourney", "charts",
 )  # fmt: skip
-STATE_MAIN_MENU = 0
 STATE_PLAY = 2
 STATE_SONG_SELECT = 5
 STATE_RESULTS = 7
@@ -129,7 +129,7 @@ class BeatmapInfo:
     max_combo: int = 0
 
     @classmethod
-    def from_beatmap(cls, beatmap: Any, **overrides: Any) -> BeatmapInfo:
+    def from_beatmap(cls, beatmap: Beatmap, **overrides: Any) -> BeatmapInfo:
         """Metadata of a :class:`ppomania.game.Beatmap`; ``overrides`` set any other field."""
         folder, file = "", ""
         if beatmap.path:
@@ -242,8 +242,9 @@ _TOSU_LEADERBOARD = {
     "slots": [],
 }
 _V1_TOURNEY_MANAGER = {
-    "ipcState": 0, "bestOF": 0, "teamName": {"left": "", "right": ""}, "stars": {"left": 0, "right": 0},
-    "bools": {"scoreVisible": False, "starsVisible": False}, "chat": None,
+    "ipcState": 0, "bestOF": 0, "teamName": {"left": "", "right": ""},
+    "stars": {"left": 0, "right": 0}, "bools": {"scoreVisible": False, "starsVisible": False},
+    "chat": None,
     "gameplay": {"score": {"left": 0, "right": 0}},
 }
 _USER_PROFILE = {
@@ -282,9 +283,10 @@ _V2_SETTINGS = {
     },
 }
 _V2_PROFILE = {
-    "userStatus": {"number": 0, "name": "reconnecting"}, "banchoStatus": {"number": 0, "name": "idle"},
-    "id": 0, "name": "", "mode": {"number": 0, "name": "osu"}, "rankedScore": 0, "level": 0,
-    "accuracy": 0, "pp": 0, "playCount": 0, "globalRank": 0, "countryCode": {"number": 0, "name": ""},
+    "userStatus": {"number": 0, "name": "reconnecting"},
+    "banchoStatus": {"number": 0, "name": "idle"}, "id": 0, "name": "",
+    "mode": {"number": 0, "name": "osu"}, "rankedScore": 0, "level": 0, "accuracy": 0, "pp": 0,
+    "playCount": 0, "globalRank": 0, "countryCode": {"number": 0, "name": ""},
     "backgroundColour": "", "matchmaking": None,
 }
 _PP_DETAIL = {"aim": 0, "speed": 0, "accuracy": 0, "difficulty": 0, "flashlight": 0, "total": 0}
@@ -569,7 +571,7 @@ def build_tosu_v1(snap: GameSnapshot) -> dict[str, Any]:
         "gameplay": gameplay,
         "resultsScreen": {
             **{k: r_hits[k] for k in ("0", "50", "100", "300")},
-            "mode": r.mode,
+            "mode": snap.mode,  # kept outside state 7 too (fixture §10.4)
             "name": r.name,
             "score": int(r.state.score),
             "accuracy": _num(100 * r.state.accuracy),
@@ -788,8 +790,10 @@ def filter_document(doc: Mapping[str, Any], filters: Sequence[Any]) -> dict[str,
             name, keys = item["field"], item.get("keys", [])
             if not isinstance(keys, list):
                 raise ProtocolError(f"applyFilters: keys of {name!r} must be a list")
-            if isinstance(doc.get(name), Mapping):
-                out[name] = filter_document(doc[name], keys)
+            sub = doc.get(name)
+            selected = filter_document(sub if isinstance(sub, Mapping) else {}, keys)
+            if isinstance(sub, Mapping):
+                out[name] = selected
         else:
             raise ProtocolError(f"applyFilters: unexpected item {item!r}")
     return out

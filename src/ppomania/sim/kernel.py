@@ -15,6 +15,8 @@ import math
 import numba as nb
 import numpy as np
 
+from ppomania.game.score import HP_HEAL_MULTIPLIER
+
 PENDING = 0
 HELD = 1
 BROKEN = 2
@@ -183,11 +185,11 @@ def _apply(env, judgement, per_object, divider, hp_drain, no_fail, s_base, s_bon
     elif judgement == OK:
         change = 0.0
     elif judgement == GOOD:
-        change = 0.004 - 0.0004 * hp_drain
+        change = HP_HEAL_MULTIPLIER * (0.004 - 0.0004 * hp_drain)
     elif judgement == GREAT:
-        change = 0.005 - 0.0005 * hp_drain
+        change = HP_HEAL_MULTIPLIER * (0.005 - 0.0005 * hp_drain)
     else:
-        change = 0.0055 - 0.0005 * hp_drain
+        change = HP_HEAL_MULTIPLIER * (0.0055 - 0.0005 * hp_drain)
     s_hp[env] = min(1.0, max(0.0, s_hp[env] + change))
     if s_hp[env] <= 0 and not no_fail:
         s_failed[env] = True

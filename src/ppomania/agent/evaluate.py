@@ -1,0 +1,235 @@
+"""Evaluation: play maps in the simulator with a policy, judge, score, rate and write replays.
+
+Every map is played once, deterministically, one env per map in one :class:`BatchedSim`. The key
+events the policy produced are judged again by the game core's reference judge: its judgements
+(with hit errors) feed the replay, the plots and the results, and its counts must equal the sim's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ppomania.env.spaces import ActionCodec
+from ppomania.game.beatmap import Beatmap
+from ppomania.game.judge import HitResult, KeyEvent, judge_play
+from ppomania.game.replay import Replay, events_to_frames, write_replay
+from ppomania.game.rules import JUDGEMENT_LABELS, Mods
+from ppomania.game.score import accuracy, grade
+from ppomania.sim.autoplay import autoplay_actions
+from ppomania.sim.core import BatchedSim, SimConfig
+from ppomania.sim.render import FrameStack, HighwayGeometry
+
+#: ``(observations (n, 4, H, W), sim) -> held keys (n, K)``.
+Policy = Callable[[np.ndarray, BatchedSim], np.ndarray]
+
+BUILTIN_POLICIES = ("autoplay", "random", "idle")
+
+
+@dataclass
+class PlayResult:
+    """One evaluated play."""
+
+    beatmap: Beatmap
+    mods: Mods
+    counts: np.ndarray
+    score: int
+    max_combo: int
+    failed: bool
+    events: list[KeyEvent] = field(repr=False)
+    results: list[HitResult] = field(repr=False)
+    stars: float | None = None
+    pp: float | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return accuracy(self.counts)
+
+    @property
+    def grade(self) -> str:
+        return grade(self.counts, self.mods)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` object: map, counts, accuracy (percent), score, max combo, grade, stars, pp."""
+        result: dict[str, Any] = {"map": self.beatmap.path or self.beatmap.name}
+        result.update({label: int(n) for label, n in zip(JUDGEMENT_LABELS, self.counts)})
+        result.update(
+            accuracy=round(100 * self.accuracy, 4),
+            score=int(self.score),
+            max_combo=int(self.max_combo),
+            grade=self.grade,
+            failed=self.failed,
+        )
+        if self.stars is not None:
+            result.update(stars=round(self.stars, 4), pp=round(self.pp or 0.0, 3))
+        return result
+
+
+def builtin_policy(name: str, keys: int, seed: int = 0) -> Policy:
+    """``autoplay`` (presses every note at its time), ``random`` (coin flips) or ``idle``."""
+    if name == "autoplay":
+
+        def autoplay(obs: np.ndarray, sim: BatchedSim) -> np.ndarray:
+            out = np.zeros((sim.n_envs, keys), dtype=np.bool_)
+            times = sim.clock_ms + sim.config.input_latency_ms
+            packed = sim.packed
+            return autoplay_actions(
+                times, sim.map_ids, packed.col_begin, packed.starts, packed.ends,
+                sim.config.step_ms, out,
+            )  # fmt: skip
+
+        return autoplay
+    if name == "random":
+        rng = np.random.default_rng(seed)
+        return lambda obs, sim: rng.random((sim.n_envs, keys)) < 0.5
+    if name == "idle":
+        return lambda obs, sim: np.zeros((sim.n_envs, keys), dtype=np.bool_)
+    raise ValueError(f"unknown policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}")
+
+
+def model_policy(model: Any, codec: ActionCodec) -> Policy:
+    """A deterministic policy from an SB3 model."""
+
+    def policy(obs: np.ndarray, sim: BatchedSim) -> np.ndarray:
+        actions, _ = model.predict(obs, deterministic=True)
+        return codec.decode(actions)
+
+    return policy
+
+
+def play_maps(
+    beatmaps: Sequence[Beatmap],
+    policy: Policy,
+    sim_config: SimConfig | None = None,
+    geometry: HighwayGeometry | None = None,
+    rate: bool = False,
+    on_step: Callable[[BatchedSim, np.ndarray, np.ndarray], None] | None = None,
+) -> list[PlayResult]:
+    """Play each map once with ``policy`` and return the judged plays, in map order.
+
+    :param beatmaps: maps with one key count.
+    :param policy: see :data:`Policy`.
+    :param sim_config: timing and mods (Mirror flips the maps). Default ``SimConfig()``.
+    :param geometry: the observation's geometry (must match the policy's). Default for the keys.
+    :param rate: add star rating and pp from rosu-pp-py. Default False.
+    :param on_step: called after every step with ``(sim, observations, held)`` (the live window).
+    """
+    config = sim_config or SimConfig()
+    mods = config.mods
+    played = [b.mirrored() if mods & Mods.MIRROR else b for b in beatmaps]
+    n = len(played)
+    sim = BatchedSim(played, n, config, geometry)
+    sim.reset(np.arange(n), np.arange(n))
+    stack = FrameStack(n, sim.geometry.shape)
+    frames = np.empty((n, *sim.geometry.shape), dtype=np.uint8)
+    sim.render(frames)
+    stack.reset(None, frames)
+    events: list[list[KeyEvent]] = [[] for _ in range(n)]
+    previous = np.zeros((n, sim.keys), dtype=np.bool_)
+    while sim.active.any():
+        obs = stack.stack
+        held = np.asarray(policy(obs, sim), dtype=np.bool_).reshape(n, sim.keys)
+        held &= sim.active[:, None]
+        sim.step(held)
+        changed = np.argwhere(held != previous)
+        for env, column in changed.tolist():
+            events[env].append(KeyEvent(int(sim.event_times[env]), column, bool(held[env, column])))
+        np.copyto(previous, held)
+        sim.render(stack.advance())
+        if on_step is not None:
+            on_step(sim, stack.stack, held)
+        sim.active &= ~sim.done
+    state = sim.state
+    results = []
+    for env, beatmap in enumerate(beatmaps):
+        failed = bool(state.failed[env])
+        judged = judge_play(beatmap, events[env], mods)
+        if not failed and not np.array_equal(judged.state.counts, state.counts[env]):
+            raise AssertionError(
+                f"simulator and reference judge disagree on {beatmap.name}: "
+                f"{state.counts[env].tolist()} vs {judged.state.counts.tolist()}"
+            )
+        result = PlayResult(
+            beatmap=beatmap,
+            mods=mods,
+            counts=state.counts[env].copy(),
+            score=int(state.score[env]),
+            max_combo=int(state.max_combo[env]),
+            failed=failed,
+            events=events[env],
+            results=judged.results,
+        )
+        if rate:
+            result.stars, result.pp = star_rating_and_pp(beatmap, result)
+        results.append(result)
+    return results
+
+
+def star_rating_and_pp(beatmap: Beatmap, play: PlayResult) -> tuple[float, float]:
+    """Star rating and pp of a play (rosu-pp-py, stable ScoreV1 weighting)."""
+    import rosu_pp_py as rosu
+
+    if beatmap.path is not None:
+        rosu_map = rosu.Beatmap(path=beatmap.path)
+    else:
+        from ppomania.sim.patterns import beatmap_to_osu
+
+        rosu_map = rosu.Beatmap(bytes=beatmap_to_osu(beatmap))
+    mods = int(play.mods & ~Mods.MIRROR)
+    c = [int(x) for x in play.counts]
+    performance = rosu.Performance(
+        mods=mods, n_geki=c[0], n300=c[1], n_katu=c[2], n100=c[3], n50=c[4], misses=c[5],
+        lazer=False,
+    ).calculate(rosu_map)  # fmt: skip
+    return float(performance.difficulty.stars), float(performance.pp)
+
+
+def write_play_replay(play: PlayResult, path: str | Path, player: str = "ppomania") -> Path:
+    """Write ``play`` as an ``.osr`` that osu!stable can load (header = the judged play)."""
+    c = [int(x) for x in play.counts]
+    end = int(play.beatmap.duration_ms) + 1000
+    replay = Replay(
+        beatmap_md5=play.beatmap.md5,
+        player=player,
+        count_geki=c[0],
+        count_300=c[1],
+        count_katu=c[2],
+        count_100=c[3],
+        count_50=c[4],
+        count_miss=c[5],
+        score=play.score,
+        max_combo=play.max_combo,
+        perfect=c[5] == 0,
+        mods=play.mods,
+        timestamp=dt.datetime.now(dt.timezone.utc),
+        frames=events_to_frames(play.events, end),
+    )
+    return write_replay(replay, path)
+
+
+def results_table(plays: Sequence[PlayResult]) -> str:
+    """A plain-text table: one row per play."""
+    header = ["map", *JUDGEMENT_LABELS, "acc%", "score", "combo", "grade", "stars", "pp"]
+    rows = []
+    for play in plays:
+        name = play.beatmap.name if play.beatmap.title else Path(play.beatmap.path or "?").name
+        row = [name[:48] + (" (failed)" if play.failed else "")]
+        row += [str(int(n)) for n in play.counts]
+        row += [f"{100 * play.accuracy:.2f}", str(play.score), str(play.max_combo), play.grade]
+        row += [
+            f"{play.stars:.2f}" if play.stars is not None else "-",
+            f"{play.pp:.1f}" if play.pp is not None else "-",
+        ]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    for row in rows:
+        lines.append(
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        )
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+import sys
+
+from ppomania.cli import main
+
+sys.exit(main())

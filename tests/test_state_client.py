@@ -248,6 +248,16 @@ def test_reconnects_after_the_server_restarts(flavor: str) -> None:
         server.stop()
 
 
+def test_server_guards() -> None:
+    for host in ("0.0.0.0", "192.168.1.2", "example.com"):
+        with pytest.raises(ValueError, match="loopback"):
+            StateServer(host=host)
+    with pytest.raises(ValueError, match="lag_ms"):
+        StateServer("gosumemory", lag_ms=100)
+    with StateServer(port=0) as first, pytest.raises(OSError):
+        StateServer(port=first.port).start()
+
+
 class RawServer:
     """A WebSocket server on ``/ws`` only (404 elsewhere, like gosumemory) sending given frames."""
 

@@ -76,7 +76,7 @@ def builtin_policy(name: str, keys: int, seed: int = 0) -> Policy:
 
         def autoplay(obs: np.ndarray, sim: BatchedSim) -> np.ndarray:
             out = np.zeros((sim.n_envs, keys), dtype=np.bool_)
-            times = sim.clock_ms + sim.config.input_latency_ms
+            times = sim.input_ms
             packed = sim.packed
             return autoplay_actions(
                 times, sim.map_ids, packed.col_begin, packed.starts, packed.ends,
@@ -114,16 +114,15 @@ def play_maps(
 
     :param beatmaps: maps with one key count.
     :param policy: see :data:`Policy`.
-    :param sim_config: timing and mods (Mirror flips the maps). Default ``SimConfig()``.
+    :param sim_config: timing and mods. Default ``SimConfig()``.
     :param geometry: the observation's geometry (must match the policy's). Default for the keys.
     :param rate: add star rating and pp from rosu-pp-py. Default False.
     :param on_step: called after every step with ``(sim, observations, held)`` (the live window).
     """
     config = sim_config or SimConfig()
     mods = config.mods
-    played = [b.mirrored() if mods & Mods.MIRROR else b for b in beatmaps]
-    n = len(played)
-    sim = BatchedSim(played, n, config, geometry)
+    n = len(beatmaps)
+    sim = BatchedSim(beatmaps, n, config, geometry)
     sim.reset(np.arange(n), np.arange(n))
     stack = FrameStack(n, sim.geometry.shape)
     frames = np.empty((n, *sim.geometry.shape), dtype=np.uint8)
@@ -171,7 +170,7 @@ def play_maps(
 
 
 def star_rating_and_pp(beatmap: Beatmap, play: PlayResult) -> tuple[float, float]:
-    """Star rating and pp of a play (rosu-pp-py, stable ScoreV1 weighting)."""
+    """Star rating and pp of a play (rosu-pp-py, stable ScoreV1 weighting; a failed play earns 0 pp)."""
     import rosu_pp_py as rosu
 
     if beatmap.path is not None:
@@ -186,7 +185,7 @@ def star_rating_and_pp(beatmap: Beatmap, play: PlayResult) -> tuple[float, float
         mods=mods, n_geki=c[0], n300=c[1], n_katu=c[2], n100=c[3], n50=c[4], misses=c[5],
         lazer=False,
     ).calculate(rosu_map)  # fmt: skip
-    return float(performance.difficulty.stars), float(performance.pp)
+    return float(performance.difficulty.stars), 0.0 if play.failed else float(performance.pp)
 
 
 def write_play_replay(play: PlayResult, path: str | Path, player: str = "ppomania") -> Path:
@@ -227,9 +226,15 @@ def results_table(plays: Sequence[PlayResult]) -> str:
         ]
         rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines = [
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))
+        )
+    ]
     for row in rows:
         lines.append(
-            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            )
         )
     return "\n".join(lines)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("verify_replay", "render")
+SUBCOMMANDS = ("verify_replay", "render", "train", "eval", "bench", "watch", "plot", "standin", "calibrate", "play")
 
 
 class CliError(Exception):
@@ -27,9 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Subcommands that parse their own arguments (their config dataclass is the CLI).
+PASSTHROUGH = ("train",)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASSTHROUGH:
+        args = argparse.Namespace(command=argv[0], args=argv[1:])
+        args.func = importlib.import_module(f"ppomania.cli.{argv[0]}").run
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

@@ -8,6 +8,15 @@ import numpy as np
 from ppomania.sim.render import HighwayGeometry
 
 N_STACK = 4
+#: Rows and pixels per column of the default observation frame: small enough for a cheap CNN
+#: (see ``ppomania bench train``), fine enough for 12 ms per row at the default scroll speed.
+DEFAULT_FRAME_HEIGHT = 48
+DEFAULT_COLUMN_WIDTH = 4
+
+
+def default_geometry(keys: int) -> HighwayGeometry:
+    """The default highway frame: ``(48, 4 * keys)``, scroll speed 22 (~522 ms visible)."""
+    return HighwayGeometry.for_keys(keys, DEFAULT_FRAME_HEIGHT, DEFAULT_COLUMN_WIDTH * keys)
 
 
 def observation_space(geometry: HighwayGeometry, n_stack: int = N_STACK) -> gym.spaces.Box:

@@ -13,7 +13,7 @@ from ppomania.game.beatmap import Beatmap
 from ppomania.sim.core import BatchedSim, SimConfig
 from ppomania.sim.render import FrameStack, HighwayGeometry
 from ppomania.env.reward import RewardConfig
-from ppomania.env.spaces import ActionCodec, observation_space
+from ppomania.env.spaces import ActionCodec, default_geometry, observation_space
 
 #: Picks the map of each new episode: ``(rng, n) -> map indices``.
 MapSampler = Callable[[np.random.Generator, int], np.ndarray]
@@ -33,7 +33,7 @@ class ManiaVecEnv(VecEnv):
 
     ## Observation Space
     ``Box(0, 255, (4, H, W), uint8)``: the 4 most recent highway frames, oldest first (zeros before
-    the episode's first frame). Default ``H = W = 84``; see :class:`HighwayGeometry`.
+    the episode's first frame). Default ``(4, 48, 4 * K)``: :func:`default_geometry`.
 
     ## Rewards
     :class:`RewardConfig`: per new judgement (MAX 1.0 … miss -1.0), ghost presses -0.3, combo
@@ -49,7 +49,7 @@ class ManiaVecEnv(VecEnv):
     :param n_envs: plays stepped together. Default 16.
     :param sim_config: timing, latency and mods. Default ``SimConfig()``.
     :param reward_config: reward weights. Default ``RewardConfig()``.
-    :param geometry: frame shape and scroll speed. Default ``HighwayGeometry.for_keys(K)``.
+    :param geometry: frame shape and scroll speed. Default :func:`default_geometry`.
     :param action_space: ``"multibinary"`` (default) or ``"discrete"``.
     :param map_sampler: chooses maps for new episodes; default uniform.
     :param seed: seeds map choice and jitter. Default 0.
@@ -69,7 +69,7 @@ class ManiaVecEnv(VecEnv):
         seed: int = 0,
     ) -> None:
         keys = maps[0].keys
-        geometry = geometry or HighwayGeometry.for_keys(keys)
+        geometry = geometry or default_geometry(keys)
         self.sim = BatchedSim(maps, n_envs, sim_config, geometry, seed=seed)
         self.reward_config = reward_config or RewardConfig()
         self.codec = ActionCodec(keys, action_space)
@@ -153,7 +153,11 @@ class ManiaVecEnv(VecEnv):
         setattr(self, attr_name, value)
 
     def env_method(
-        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
     ) -> list[Any]:
         method = getattr(self, method_name)
         return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]

@@ -312,9 +312,10 @@ def encode_replay(replay: Replay) -> bytes:
     A missing ``replay_hash`` gets the offline checksum salted with a random id, so every written
     replay is unique (stable skips a replay whose hash it already knows).
     """
-    replay_hash = replay.replay_hash or hashlib.md5(
-        (offline_replay_hash(replay) + uuid.uuid4().hex).encode()
-    ).hexdigest()
+    replay_hash = (
+        replay.replay_hash
+        or hashlib.md5((offline_replay_hash(replay) + uuid.uuid4().hex).encode()).hexdigest()
+    )
     timestamp = replay.timestamp
     if timestamp.tzinfo is None:
         raise ReplayError("replay timestamp must be timezone-aware (UTC)")

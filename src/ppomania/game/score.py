@@ -169,7 +169,9 @@ class ScoreProcessor:
         state = self.state
         j = int(judgement)
         state.counts[j] += 1
-        self._bonus = min(100.0, max(0.0, self._bonus + HIT_BONUS[j] - HIT_PUNISHMENT[j] / self._divider))
+        self._bonus = min(
+            100.0, max(0.0, self._bonus + HIT_BONUS[j] - HIT_PUNISHMENT[j] / self._divider)
+        )
         self._base_sum += self._per_object * HIT_VALUE[j] / 320
         self._bonus_sum += self._per_object * HIT_BONUS_VALUE[j] * math.sqrt(self._bonus) / 320
         state.score = round(self._base_sum) + round(self._bonus_sum)

@@ -865,6 +865,8 @@ class _Reader:
             return ()
         if not isinstance(value, list):
             raise ProtocolError(f"{self._where(key)}: expected an array, got {value!r}")
+        if set(map(type, value)) <= {int}:  # the usual case, checked at C speed (hit errors)
+            return tuple(value)
         out = []
         for item in value:
             if (

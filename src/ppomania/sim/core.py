@@ -70,6 +70,10 @@ class SimConfig:
         """Map time per step: real time per decision times the playback rate."""
         return 1000.0 / self.control_hz * self.mods.rate
 
+    def map_ms(self, real_ms: float) -> float:
+        """A real-time duration (latency, jitter) in map time: it passes faster with DT."""
+        return real_ms * self.mods.rate
+
 
 class BatchedSim:
     """``n_envs`` plays over a pool of maps with one key count.
@@ -91,11 +95,13 @@ class BatchedSim:
         seed: int = 0,
         log_capacity: int = 0,
     ) -> None:
-        self.maps = list(maps)
+        self.config = config or SimConfig()
+        # Mirror is a property of the play, not the map: the sim plays the flipped maps.
+        mirror = bool(self.config.mods & Mods.MIRROR)
+        self.maps = [m.mirrored() if mirror else m for m in maps]
         self.packed = PackedMaps(self.maps)
         self.keys = self.packed.keys
         self.n_envs = n_envs
-        self.config = config or SimConfig()
         self.geometry = geometry or HighwayGeometry.for_keys(self.keys)
         if self.geometry.keys != self.keys:
             raise ValueError(f"geometry has {self.geometry.keys} keys, maps have {self.keys}")
@@ -114,9 +120,12 @@ class BatchedSim:
             [int(b.starts.min()) if b.n_objects else 0 for b in self.maps], dtype=np.int64
         )
         ok = map_windows[:, kernel.W_OK]
-        self.last_time = np.array(
-            [int(b.ends.max()) if b.n_objects else 0 for b in self.maps], dtype=np.int64
-        ) + ok + 1 + int(cfg.tail_ms)
+        self.last_time = (
+            np.array([int(b.ends.max()) if b.n_objects else 0 for b in self.maps], dtype=np.int64)
+            + ok
+            + 1
+            + int(cfg.tail_ms)
+        )
 
         self.state = PlayArrays(n_envs, self.keys)
         self.map_ids = np.zeros(n_envs, dtype=np.int64)
@@ -130,6 +139,7 @@ class BatchedSim:
         self.active = np.zeros(n_envs, dtype=np.bool_)
         self.ghost = np.zeros(n_envs, dtype=np.int64)
         self.event_times = np.zeros(n_envs, dtype=np.int64)
+        self._last_event_times = np.zeros(n_envs, dtype=np.float64)
         self._actions = np.zeros((n_envs, self.keys), dtype=np.bool_)
         self.log = np.zeros((log_capacity, 6), dtype=np.int64)
         self.log_count = np.zeros(1, dtype=np.int64)
@@ -146,7 +156,9 @@ class BatchedSim:
 
     # -- episodes ---------------------------------------------------------------------------
 
-    def reset(self, env_ids: np.ndarray | Sequence[int], map_ids: np.ndarray | Sequence[int]) -> None:
+    def reset(
+        self, env_ids: np.ndarray | Sequence[int], map_ids: np.ndarray | Sequence[int]
+    ) -> None:
         """Start a new play of ``map_ids[i]`` in env ``env_ids[i]``."""
         s = self.state
         for env, map_id in zip(np.asarray(env_ids).tolist(), np.asarray(map_ids).tolist()):
@@ -158,6 +170,7 @@ class BatchedSim:
             self.t0[env] = float(self.first_start[map_id]) - self.config.lead_in_ms
             self.active[env] = True
             self._actions[env] = False
+            self._last_event_times[env] = 0.0
             kernel.reset_play(
                 env, map_id, self.packed.col_begin, self.packed.starts, self.packed.ends,
                 self.windows, s.cursor, s.status, s.head_error, s.grab_error, s.key_down,
@@ -177,6 +190,11 @@ class BatchedSim:
         return self.t0 + self.step_count * self.config.step_ms
 
     @property
+    def input_ms(self) -> np.ndarray:
+        """``(n,)`` map time at which this step's key changes reach the game (before jitter)."""
+        return self.clock_ms + self.config.map_ms(self.config.input_latency_ms)
+
+    @property
     def done(self) -> np.ndarray:
         """``(n,)`` plays that are over: every object judged and the last window passed, or failed."""
         s = self.state
@@ -190,10 +208,12 @@ class BatchedSim:
         judge, then move every clock one step on."""
         cfg = self.config
         np.copyto(self._actions, actions, casting="unsafe")
-        times = self.clock_ms + cfg.input_latency_ms
+        times = self.input_ms
         if cfg.jitter_ms > 0:
-            times = times + self.rng.normal(0.0, cfg.jitter_ms, self.n_envs)
-        np.maximum(np.rint(times), 0, out=times)
+            times = times + self.rng.normal(0.0, cfg.map_ms(cfg.jitter_ms), self.n_envs)
+        # Jitter must not reorder a play's inputs; map times before 0 count as 0 (stable).
+        np.maximum(np.rint(times), self._last_event_times, out=times)
+        np.copyto(self._last_event_times, times, where=self.active)
         self.event_times[:] = times
         s = self.state
         kernel.step_plays(
@@ -228,7 +248,7 @@ class BatchedSim:
     def render(self, out: np.ndarray) -> np.ndarray:
         """Write each env's frame at ``clock - capture_latency`` into ``out`` ``(n, H, W)``."""
         s = self.state
-        times = self.clock_ms - self.config.capture_latency_ms
+        times = self.clock_ms - self.config.map_ms(self.config.capture_latency_ms)
         cursor = self.packed.col_begin[self.map_ids, :-1] + s.cursor
         held = (s.status == kernel.HELD) | (s.status == kernel.REGRABBED)
         return render_frames(out, times, self.map_ids, cursor, held, self.packed, self.geometry)

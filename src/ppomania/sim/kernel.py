@@ -134,9 +134,31 @@ def _expiry_of(
 
 
 @nb.njit(cache=True)
-def reset_play(env, map_id, col_offsets, starts, ends, windows, s_cursor, s_status, s_head,
-               s_grab, s_key, s_lock, s_expiry, s_base, s_bonus_sum, s_bonus, s_counts, s_combo,
-               s_max_combo, s_score, s_hp, s_failed, s_judged) -> None:
+def reset_play(
+    env,
+    map_id,
+    col_offsets,
+    starts,
+    ends,
+    windows,
+    s_cursor,
+    s_status,
+    s_head,
+    s_grab,
+    s_key,
+    s_lock,
+    s_expiry,
+    s_base,
+    s_bonus_sum,
+    s_bonus,
+    s_counts,
+    s_combo,
+    s_max_combo,
+    s_score,
+    s_hp,
+    s_failed,
+    s_judged,
+) -> None:
     keys = s_cursor.shape[1]
     for column in range(keys):
         s_cursor[env, column] = 0
@@ -147,8 +169,18 @@ def reset_play(env, map_id, col_offsets, starts, ends, windows, s_cursor, s_stat
         s_lock[env, column] = -NEVER
         col_start = col_offsets[map_id, column]
         col_count = col_offsets[map_id, column + 1] - col_start
-        _expiry_of(env, column, s_cursor, s_status, col_start, col_count, starts, ends,
-                   windows[env], s_expiry)
+        _expiry_of(
+            env,
+            column,
+            s_cursor,
+            s_status,
+            col_start,
+            col_count,
+            starts,
+            ends,
+            windows[env],
+            s_expiry,
+        )
     s_base[env] = 0.0
     s_bonus_sum[env] = 0.0
     s_bonus[env] = 100.0
@@ -163,8 +195,24 @@ def reset_play(env, map_id, col_offsets, starts, ends, windows, s_cursor, s_stat
 
 
 @nb.njit(cache=True)
-def _apply(env, judgement, per_object, divider, hp_drain, no_fail, s_base, s_bonus_sum, s_bonus,
-           s_counts, s_combo, s_max_combo, s_score, s_hp, s_failed, s_judged) -> None:
+def _apply(
+    env,
+    judgement,
+    per_object,
+    divider,
+    hp_drain,
+    no_fail,
+    s_base,
+    s_bonus_sum,
+    s_bonus,
+    s_counts,
+    s_combo,
+    s_max_combo,
+    s_score,
+    s_hp,
+    s_failed,
+    s_judged,
+) -> None:
     s_counts[env, judgement] += 1
     s_judged[env] += 1
     bonus = s_bonus[env] + HIT_BONUS[judgement] - HIT_PUNISHMENT[judgement] / divider
@@ -197,11 +245,38 @@ def _apply(env, judgement, per_object, divider, hp_drain, no_fail, s_base, s_bon
 
 @nb.njit(cache=True)
 def step_plays(
-    times, actions, active, map_ids, col_offsets, starts, ends, windows, per_object, divider,
-    hp_drain, no_fail,
-    s_cursor, s_status, s_head, s_grab, s_key, s_lock, s_expiry, s_base, s_bonus_sum, s_bonus,
-    s_counts, s_combo, s_max_combo, s_score, s_hp, s_failed, s_judged,
-    out_ghost, log, log_count,
+    times,
+    actions,
+    active,
+    map_ids,
+    col_offsets,
+    starts,
+    ends,
+    windows,
+    per_object,
+    divider,
+    hp_drain,
+    no_fail,
+    s_cursor,
+    s_status,
+    s_head,
+    s_grab,
+    s_key,
+    s_lock,
+    s_expiry,
+    s_base,
+    s_bonus_sum,
+    s_bonus,
+    s_counts,
+    s_combo,
+    s_max_combo,
+    s_score,
+    s_hp,
+    s_failed,
+    s_judged,
+    out_ghost,
+    log,
+    log_count,
 ) -> None:
     """Advance every active play to ``times[env]`` and apply the key states ``actions[env]``.
 
@@ -220,18 +295,72 @@ def step_plays(
         w = windows[env]
         map_base = col_offsets[map_id, 0]
         # Advance first, even without events, so misses land on the step that passes them.
-        _advance(env, t, map_id, map_base, col_offsets, starts, ends, w, per_object[env],
-                 divider[env], hp_drain[env], no_fail[env], s_cursor, s_status, s_head, s_grab,
-                 s_expiry, s_base, s_bonus_sum, s_bonus, s_counts, s_combo, s_max_combo,
-                 s_score, s_hp, s_failed, s_judged, log, log_count)
+        _advance(
+            env,
+            t,
+            map_id,
+            map_base,
+            col_offsets,
+            starts,
+            ends,
+            w,
+            per_object[env],
+            divider[env],
+            hp_drain[env],
+            no_fail[env],
+            s_cursor,
+            s_status,
+            s_head,
+            s_grab,
+            s_expiry,
+            s_base,
+            s_bonus_sum,
+            s_bonus,
+            s_counts,
+            s_combo,
+            s_max_combo,
+            s_score,
+            s_hp,
+            s_failed,
+            s_judged,
+            log,
+            log_count,
+        )
         for column in range(keys):
             want = actions[env, column]
             if want == s_key[env, column]:
                 continue
-            _advance(env, t, map_id, map_base, col_offsets, starts, ends, w, per_object[env],
-                     divider[env], hp_drain[env], no_fail[env], s_cursor, s_status, s_head,
-                     s_grab, s_expiry, s_base, s_bonus_sum, s_bonus, s_counts, s_combo,
-                     s_max_combo, s_score, s_hp, s_failed, s_judged, log, log_count)
+            _advance(
+                env,
+                t,
+                map_id,
+                map_base,
+                col_offsets,
+                starts,
+                ends,
+                w,
+                per_object[env],
+                divider[env],
+                hp_drain[env],
+                no_fail[env],
+                s_cursor,
+                s_status,
+                s_head,
+                s_grab,
+                s_expiry,
+                s_base,
+                s_bonus_sum,
+                s_bonus,
+                s_counts,
+                s_combo,
+                s_max_combo,
+                s_score,
+                s_hp,
+                s_failed,
+                s_judged,
+                log,
+                log_count,
+            )
             s_key[env, column] = want
             col_start = col_offsets[map_id, column]
             col_count = col_offsets[map_id, column + 1] - col_start
@@ -249,24 +378,73 @@ def step_plays(
                             s_head[env, column] = error
                             if error < 0:
                                 s_lock[env, column] = starts[index]
-                            _emit(env, t, column, index, map_base, judgement, error, map_id,
-                                  col_offsets, starts, ends, w, per_object[env], divider[env],
-                                  hp_drain[env], no_fail[env], s_cursor, s_status, s_head,
-                                  s_expiry, s_base, s_bonus_sum, s_bonus, s_counts, s_combo,
-                                  s_max_combo, s_score, s_hp, s_failed, s_judged, log, log_count)
+                            _emit(
+                                env,
+                                t,
+                                column,
+                                index,
+                                map_base,
+                                judgement,
+                                error,
+                                map_id,
+                                col_offsets,
+                                starts,
+                                ends,
+                                w,
+                                per_object[env],
+                                divider[env],
+                                hp_drain[env],
+                                no_fail[env],
+                                s_cursor,
+                                s_status,
+                                s_head,
+                                s_expiry,
+                                s_base,
+                                s_bonus_sum,
+                                s_bonus,
+                                s_counts,
+                                s_combo,
+                                s_max_combo,
+                                s_score,
+                                s_hp,
+                                s_failed,
+                                s_judged,
+                                log,
+                                log_count,
+                            )
                     elif state == PENDING:
                         if error >= -w[W_MISS]:
                             hit = True
                             s_head[env, column] = error
                             s_status[env, column] = HELD
-                            _expiry_of(env, column, s_cursor, s_status, col_start, col_count,
-                                       starts, ends, w, s_expiry)
+                            _expiry_of(
+                                env,
+                                column,
+                                s_cursor,
+                                s_status,
+                                col_start,
+                                col_count,
+                                starts,
+                                ends,
+                                w,
+                                s_expiry,
+                            )
                     elif state == BROKEN or state == HEAD_MISSED:
                         hit = True
                         s_grab[env, column] = error
                         s_status[env, column] = REGRABBED
-                        _expiry_of(env, column, s_cursor, s_status, col_start, col_count,
-                                   starts, ends, w, s_expiry)
+                        _expiry_of(
+                            env,
+                            column,
+                            s_cursor,
+                            s_status,
+                            col_start,
+                            col_count,
+                            starts,
+                            ends,
+                            w,
+                            s_expiry,
+                        )
                 if not hit:
                     out_ghost[env] += 1
             elif cursor < col_count:
@@ -276,22 +454,62 @@ def step_plays(
                     end = ends[index]
                     if t < end - w[W_MEH]:
                         s_status[env, column] = BROKEN
-                        _expiry_of(env, column, s_cursor, s_status, col_start, col_count,
-                                   starts, ends, w, s_expiry)
+                        _expiry_of(
+                            env,
+                            column,
+                            s_cursor,
+                            s_status,
+                            col_start,
+                            col_count,
+                            starts,
+                            ends,
+                            w,
+                            s_expiry,
+                        )
                         s_combo[env] = 0
                     else:
                         if state == REGRABBED:
                             judgement = max(hold_judgement(w, s_grab[env, column], t - end), GOOD)
                         else:
                             judgement = hold_judgement(
-                                w, _judged_head_error(s_head[env, column], starts[index], end, w),
+                                w,
+                                _judged_head_error(s_head[env, column], starts[index], end, w),
                                 t - end,
                             )
-                        _emit(env, t, column, index, map_base, judgement, s_head[env, column],
-                              map_id, col_offsets, starts, ends, w, per_object[env],
-                              divider[env], hp_drain[env], no_fail[env], s_cursor, s_status,
-                              s_head, s_expiry, s_base, s_bonus_sum, s_bonus, s_counts, s_combo,
-                              s_max_combo, s_score, s_hp, s_failed, s_judged, log, log_count)
+                        _emit(
+                            env,
+                            t,
+                            column,
+                            index,
+                            map_base,
+                            judgement,
+                            s_head[env, column],
+                            map_id,
+                            col_offsets,
+                            starts,
+                            ends,
+                            w,
+                            per_object[env],
+                            divider[env],
+                            hp_drain[env],
+                            no_fail[env],
+                            s_cursor,
+                            s_status,
+                            s_head,
+                            s_expiry,
+                            s_base,
+                            s_bonus_sum,
+                            s_bonus,
+                            s_counts,
+                            s_combo,
+                            s_max_combo,
+                            s_score,
+                            s_hp,
+                            s_failed,
+                            s_judged,
+                            log,
+                            log_count,
+                        )
 
 
 @nb.njit(cache=True, inline="always")
@@ -302,10 +520,40 @@ def _judged_head_error(head_error, start, end, w):
 
 
 @nb.njit(cache=True)
-def _emit(env, t, column, index, map_base, judgement, error, map_id, col_offsets, starts, ends, w,
-          per_object, divider, hp_drain, no_fail, s_cursor, s_status, s_head, s_expiry, s_base,
-          s_bonus_sum, s_bonus, s_counts, s_combo, s_max_combo, s_score, s_hp, s_failed, s_judged,
-          log, log_count) -> None:
+def _emit(
+    env,
+    t,
+    column,
+    index,
+    map_base,
+    judgement,
+    error,
+    map_id,
+    col_offsets,
+    starts,
+    ends,
+    w,
+    per_object,
+    divider,
+    hp_drain,
+    no_fail,
+    s_cursor,
+    s_status,
+    s_head,
+    s_expiry,
+    s_base,
+    s_bonus_sum,
+    s_bonus,
+    s_counts,
+    s_combo,
+    s_max_combo,
+    s_score,
+    s_hp,
+    s_failed,
+    s_judged,
+    log,
+    log_count,
+) -> None:
     if log.shape[0] > 0:
         row = log_count[0]
         if row < log.shape[0]:
@@ -322,15 +570,58 @@ def _emit(env, t, column, index, map_base, judgement, error, map_id, col_offsets
     col_start = col_offsets[map_id, column]
     col_count = col_offsets[map_id, column + 1] - col_start
     _expiry_of(env, column, s_cursor, s_status, col_start, col_count, starts, ends, w, s_expiry)
-    _apply(env, judgement, per_object, divider, hp_drain, no_fail, s_base, s_bonus_sum, s_bonus,
-           s_counts, s_combo, s_max_combo, s_score, s_hp, s_failed, s_judged)
+    _apply(
+        env,
+        judgement,
+        per_object,
+        divider,
+        hp_drain,
+        no_fail,
+        s_base,
+        s_bonus_sum,
+        s_bonus,
+        s_counts,
+        s_combo,
+        s_max_combo,
+        s_score,
+        s_hp,
+        s_failed,
+        s_judged,
+    )
 
 
 @nb.njit(cache=True)
-def _advance(env, t, map_id, map_base, col_offsets, starts, ends, w, per_object, divider, hp_drain,
-             no_fail, s_cursor, s_status, s_head, s_grab, s_expiry, s_base, s_bonus_sum, s_bonus,
-             s_counts, s_combo, s_max_combo, s_score, s_hp, s_failed, s_judged, log,
-             log_count) -> None:
+def _advance(
+    env,
+    t,
+    map_id,
+    map_base,
+    col_offsets,
+    starts,
+    ends,
+    w,
+    per_object,
+    divider,
+    hp_drain,
+    no_fail,
+    s_cursor,
+    s_status,
+    s_head,
+    s_grab,
+    s_expiry,
+    s_base,
+    s_bonus_sum,
+    s_bonus,
+    s_counts,
+    s_combo,
+    s_max_combo,
+    s_score,
+    s_hp,
+    s_failed,
+    s_judged,
+    log,
+    log_count,
+) -> None:
     keys = s_cursor.shape[1]
     while True:
         column = 0
@@ -349,8 +640,9 @@ def _advance(env, t, map_id, map_base, col_offsets, starts, ends, w, per_object,
         elif state == PENDING:
             s_status[env, column] = HEAD_MISSED
             col_count = col_offsets[map_id, column + 1] - col_start
-            _expiry_of(env, column, s_cursor, s_status, col_start, col_count, starts, ends, w,
-                       s_expiry)
+            _expiry_of(
+                env, column, s_cursor, s_status, col_start, col_count, starts, ends, w, s_expiry
+            )
             s_combo[env] = 0
             continue
         elif state == HELD:
@@ -361,7 +653,37 @@ def _advance(env, t, map_id, map_base, col_offsets, starts, ends, w, per_object,
             judgement = MEH
         else:
             judgement = MISS
-        _emit(env, best, column, index, map_base, judgement, s_head[env, column], map_id,
-              col_offsets, starts, ends, w, per_object, divider, hp_drain, no_fail, s_cursor,
-              s_status, s_head, s_expiry, s_base, s_bonus_sum, s_bonus, s_counts, s_combo,
-              s_max_combo, s_score, s_hp, s_failed, s_judged, log, log_count)
+        _emit(
+            env,
+            best,
+            column,
+            index,
+            map_base,
+            judgement,
+            s_head[env, column],
+            map_id,
+            col_offsets,
+            starts,
+            ends,
+            w,
+            per_object,
+            divider,
+            hp_drain,
+            no_fail,
+            s_cursor,
+            s_status,
+            s_head,
+            s_expiry,
+            s_base,
+            s_bonus_sum,
+            s_bonus,
+            s_counts,
+            s_combo,
+            s_max_combo,
+            s_score,
+            s_hp,
+            s_failed,
+            s_judged,
+            log,
+            log_count,
+        )

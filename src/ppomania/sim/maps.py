@@ -182,3 +182,9 @@ class MapPool:
     def sample(self, rng: np.random.Generator, n: int, progress: float = 1.0) -> np.ndarray:
         """``n`` map ids, uniform over :meth:`available` at ``progress``."""
         return rng.choice(self.available(progress), size=n)
+
+
+def bundled_map_paths() -> list[Path]:
+    """The real 4K maps shipped with ppomania (held out from training; see their README)."""
+    folder = Path(__file__).resolve().parent.parent / "data" / "maps"
+    return sorted(folder.glob("*.osu"))

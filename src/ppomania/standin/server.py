@@ -28,6 +28,7 @@ first frame is not reproduced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -197,8 +198,9 @@ class StateServer:
         loop, stopping, thread = self._loop, self._stopping, self._thread
         if thread is None:
             return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stopping.set)
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stopping.set)
         thread.join(timeout=10.0)
         self._thread = None
 

@@ -1,0 +1,161 @@
+"""The training configuration: one typed dataclass, documented field by field, is the CLI.
+
+``ppomania train --config FILE.toml --total-timesteps 2000000 …``: values come from the dataclass
+defaults, then the TOML file, then the command line. The resolved config is saved as
+``runs/<name>/config.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class TrainConfig:
+    """PPO training of ppomania's agent."""
+
+    exp_name: str = "ppo"
+    """Experiment name, part of the run name."""
+    seed: int = 0
+    """Seeds maps, the simulator, numpy and torch."""
+    keys: int = 4
+    """Key count to train (maps of other key counts are skipped)."""
+    maps: tuple[str, ...] = ()
+    """.osu files, folders or an osu! Songs folder to train on, beside the generated maps."""
+    generated_maps: int = 256
+    """Number of bundled generated maps to train on (0: none; then `maps` must be given)."""
+    map_duration_s: float = 30.0
+    """Length of each generated map."""
+    curriculum: bool = False
+    """Start on the least dense maps and widen the pool as training progresses."""
+    eval_maps: tuple[str, ...] = ()
+    """Held-out maps for evaluation and the best model; default: generated maps never trained on."""
+    eval_generated: int = 4
+    """Number of held-out generated maps when `eval_maps` is empty."""
+    total_timesteps: int = 1_000_000
+    """Environment steps to train for (all envs together)."""
+    max_minutes: float = 0.0
+    """Stop (with a checkpoint) after this much wall time; 0: no limit."""
+    n_envs: int = 16
+    """Plays stepped together in the batched simulator."""
+    n_steps: int = 128
+    """Steps per env per PPO rollout."""
+    batch_size: int = 512
+    """PPO minibatch size (divides n_envs * n_steps)."""
+    n_epochs: int = 4
+    """PPO epochs per rollout."""
+    learning_rate: float = 3e-4
+    """Adam learning rate, decayed linearly to 0."""
+    gamma: float = 0.95
+    """Discount: judgements land within a few steps of the decision that earned them."""
+    gae_lambda: float = 0.9
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO clip range."""
+    ent_coef: float = 0.01
+    """Entropy bonus."""
+    vf_coef: float = 0.5
+    """Value loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient clipping."""
+    action_space: Literal["multibinary", "discrete"] = "multibinary"
+    """MultiBinary(K) (one Bernoulli per key) or Discrete(2**K) (one action per chord)."""
+    policy: Literal["highway", "nature"] = "highway"
+    """Feature extractor: ppomania's HighwayCNN on the small frame, or SB3's NatureCNN."""
+    frame_height: int = 48
+    """Rows of the observation frame."""
+    column_width: int = 4
+    """Pixels per column of the observation frame."""
+    scroll_speed: float = 22.0
+    """osu!mania scroll speed setting of the rendered highway (22 shows ~522 ms)."""
+    control_hz: float = 60.0
+    """Agent decisions per second."""
+    input_latency_ms: float = 8.0
+    """Key latency modelled in the simulator."""
+    capture_latency_ms: float = 16.0
+    """Frame age modelled in the simulator."""
+    jitter_ms: float = 2.0
+    """Gaussian timing noise on key events (robustness for the live game)."""
+    reward_judgement: tuple[float, float, float, float, float, float] = (
+        1.0,
+        0.9,
+        0.5,
+        0.1,
+        -0.3,
+        -1.0,
+    )
+    """Reward per MAX, 300, 200, 100, 50, miss."""
+    reward_key_spam: float = -0.3
+    """Reward per key press that hit nothing."""
+    reward_combo_break: float = -0.5
+    """Reward when a combo of 10 or more breaks."""
+    checkpoint_every: int = 100_000
+    """Steps between checkpoints."""
+    keep_checkpoints: int = 3
+    """Checkpoints kept (the oldest are deleted)."""
+    eval_every: int = 50_000
+    """Steps between evaluations on the held-out maps."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Torch device; auto takes CUDA when present."""
+    threads: int = 0
+    """Torch CPU threads (0: all cores; the simulator runs in-process)."""
+    runs_dir: str = "runs"
+    """Folder of run folders."""
+    run_name: str = ""
+    """Run folder name (default: keys, experiment, seed and time)."""
+    progress: bool = True
+    """Show a progress bar."""
+    show: bool = False
+    """Open the live visualization window on env 0."""
+
+    def resolved_run_name(self, timestamp: int) -> str:
+        return self.run_name or f"{self.keys}k__{self.exp_name}__{self.seed}__{timestamp}"
+
+    def validate(self) -> None:
+        if self.generated_maps <= 0 and not self.maps:
+            raise ValueError("nothing to train on: set generated_maps > 0 or give maps")
+        if (self.n_envs * self.n_steps) % self.batch_size:
+            raise ValueError(
+                f"batch_size {self.batch_size} must divide n_envs * n_steps = "
+                f"{self.n_envs * self.n_steps}"
+            )
+        if not 1 <= self.keys <= 10:
+            raise ValueError("keys must be in [1, 10]")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Values of a config TOML file, checked against :class:`TrainConfig`'s fields."""
+    with open(path, "rb") as handle:
+        values = tomllib.load(handle)
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(values) - names
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def to_toml(config: TrainConfig) -> str:
+    """``config`` as TOML text (flat: strings, numbers, booleans and arrays)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, (tuple, list)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        text = str(v).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{text}"'
+
+    return "".join(
+        f"{f.name} = {value(getattr(config, f.name))}\n" for f in dataclasses.fields(config)
+    )

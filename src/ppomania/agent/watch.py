@@ -1,0 +1,209 @@
+"""Watch a policy play one map in the simulator, live in a :class:`VisualizationWindow`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from ppomania.agent.evaluate import PlayResult, Policy, play_maps
+from ppomania.agent.window import JudgementFeed, RateMeter, VisualizationWindow
+from ppomania.env.reward import RewardConfig
+from ppomania.env.spaces import N_STACK, ActionCodec
+from ppomania.game.beatmap import Beatmap
+from ppomania.game.score import GameState
+from ppomania.sim.core import BatchedSim, SimConfig
+from ppomania.sim.render import HighwayGeometry
+
+#: ``obs (4, H, W) -> (key_probs (K,), value)``, e.g. :func:`~ppomania.agent.window.policy_outputs`.
+Outputs = Callable[[np.ndarray], tuple[np.ndarray, float]]
+
+# Behind real time by more than this, pacing starts afresh instead of rushing to catch up.
+_MAX_LAG_S = 0.25
+
+
+@dataclass
+class WatchResult:
+    """How a watched play went.
+
+    ``play`` is the judged play, None when it was stopped early (``stopped`` says why: ``"closed"``
+    or ``"time limit"``); ``state`` is the last game state either way.
+    """
+
+    play: PlayResult | None
+    state: GameState
+    stopped: str | None
+    steps: int
+    wall_s: float
+    draws: int
+    draw_fps: float
+    draw_ms: float
+
+
+class _Stop(Exception):
+    """Raised inside ``on_step`` to leave :func:`play_maps` early."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def watch(
+    beatmap: Beatmap,
+    policy: Policy,
+    window: VisualizationWindow,
+    outputs: Outputs | None = None,
+    sim_config: SimConfig | None = None,
+    geometry: HighwayGeometry | None = None,
+    speed: float = 1.0,
+    seconds: float | None = None,
+    reward_config: RewardConfig | None = None,
+) -> WatchResult:
+    """Play ``beatmap`` once with ``policy``, showing every step in ``window``.
+
+    :param outputs: press probabilities and value for the window (computed only when it draws);
+        None shows none.
+    :param sim_config: timing and mods. Default ``SimConfig()``.
+    :param geometry: the policy's observation geometry. Default for the map's keys.
+    :param speed: real time × ``speed``; 0 runs as fast as possible. Default 1.
+    :param seconds: stop after this much wall time. Default None (play to the end).
+    :param reward_config: the reward shown. Default ``RewardConfig()``.
+    """
+    if speed < 0:
+        raise ValueError(f"speed must be >= 0, got {speed}")
+    config = sim_config or SimConfig()
+    rewards = reward_config or RewardConfig()
+    step_s = 1.0 / (config.control_hz * speed) if speed > 0 else 0.0
+    meter = RateMeter()
+    start = pace_origin = time.perf_counter()
+    steps = 0
+    feed: JudgementFeed | None = None
+    episode_reward = 0.0
+    prev_counts = np.zeros((1, 6), dtype=np.int64)
+    prev_combo = np.zeros(1, dtype=np.int64)
+    prev_score = np.zeros(1, dtype=np.int64)
+    last_state = GameState()
+
+    def on_step(sim: BatchedSim, obs: np.ndarray, held: np.ndarray) -> None:
+        nonlocal feed, steps, episode_reward, last_state, pace_origin
+        if feed is None:  # play_maps makes the sim: the first step is the first chance
+            feed = JudgementFeed(sim, keep=8)
+            pace_origin = time.perf_counter()  # pace from here, after the sim's setup
+        feed.poll()
+        s = sim.state
+        reward = float(
+            rewards.batched(
+                prev_counts, s.counts[:1], prev_combo, s.combo[:1], prev_score, s.score[:1],
+                sim.ghost[:1], held[:1].sum(axis=1),
+            )[0]
+        )  # fmt: skip
+        np.copyto(prev_counts, s.counts[:1])
+        np.copyto(prev_combo, s.combo[:1])
+        np.copyto(prev_score, s.score[:1])
+        episode_reward += reward
+        steps += 1
+        rate = meter.tick()
+        last_state = sim.game_state(0)
+        probs, value = outputs(obs[0]) if outputs is not None and window.ready() else (None, None)
+        if not window.update(
+            obs[0], probs, held[0], value, last_state, list(feed.recent), reward,
+            episode_reward, rate,
+        ):  # fmt: skip
+            raise _Stop("closed")
+        now = time.perf_counter()
+        if seconds is not None and now - start >= seconds:
+            raise _Stop("time limit")
+        if step_s:
+            delay = pace_origin + steps * step_s - now
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -_MAX_LAG_S:
+                pace_origin = now - steps * step_s
+
+    play: PlayResult | None = None
+    stopped: str | None = None
+    try:
+        (play,) = play_maps([beatmap], policy, config, geometry, on_step=on_step)
+    except _Stop as stop:
+        stopped = stop.reason
+    window.flush()
+    return WatchResult(
+        play=play,
+        state=last_state,
+        stopped=stopped,
+        steps=steps,
+        wall_s=time.perf_counter() - start,
+        draws=window.draw_count,
+        draw_fps=window.draw_fps,
+        draw_ms=1000 * window.draw_seconds / max(1, window.draw_count),
+    )
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The model file of ``path``: a ``.zip`` itself, or in a run folder ``best_model.zip``, else
+    ``final_model.zip``, else the newest ``checkpoints/*.zip``.
+
+    :raises FileNotFoundError: when there is none.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        if path.suffix != ".zip" and path.with_suffix(".zip").is_file():
+            return path.with_suffix(".zip")  # SB3 adds .zip on save, so people leave it off
+        raise FileNotFoundError(f"{path}: no such model file or run folder")
+    for name in ("best_model.zip", "final_model.zip"):
+        if (path / name).is_file():
+            return path / name
+    checkpoints = sorted(
+        (path / "checkpoints").glob("*.zip"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    if checkpoints:
+        return checkpoints[-1]
+    raise FileNotFoundError(
+        f"{path}: no best_model.zip, final_model.zip or checkpoints/*.zip in this run folder"
+    )
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a PPO model on the CPU from a ``.zip`` or a run folder (:func:`resolve_model_path`)."""
+    from stable_baselines3 import PPO  # late: loading torch is slow and only models need it
+
+    return PPO.load(resolve_model_path(path), device="cpu")
+
+
+def model_geometry(model: Any, keys: int) -> HighwayGeometry:
+    """The highway geometry a model was trained on: ``HighwayGeometry.for_keys`` at the model's
+    frame size (default scroll speed).
+
+    :raises ValueError: when the model's observations are no ``(4, H, W)`` highway of ``keys``.
+    """
+    shape = tuple(model.observation_space.shape)
+    if len(shape) != 3 or shape[0] != N_STACK:
+        raise ValueError(f"the model's observations are {shape}, not ({N_STACK}, H, W) frames")
+    height, width = shape[1:]
+    geometry = HighwayGeometry.for_keys(keys, height=height, width=width)
+    if geometry.shape != (height, width):
+        raise ValueError(
+            f"the model sees {height}x{width} frames, which a {keys}K highway cannot fill "
+            f"({width} is not a multiple of {keys} columns): wrong key count?"
+        )
+    return geometry
+
+
+def model_codec(model: Any, keys: int) -> ActionCodec:
+    """The action codec of a model with ``MultiBinary(keys)`` or ``Discrete(2**keys)`` actions.
+
+    :raises ValueError: when the model plays another key count.
+    """
+    space = model.action_space
+    if isinstance(space, gym.spaces.MultiBinary) and int(np.prod(space.shape)) == keys:
+        return ActionCodec(keys, "multibinary")
+    if isinstance(space, gym.spaces.Discrete) and int(space.n) == 2**keys:
+        return ActionCodec(keys, "discrete")
+    raise ValueError(f"the model's actions {space} do not fit a {keys}K map")

@@ -1,0 +1,95 @@
+"""``ppomania eval``: play maps in the simulator with a trained model or a built-in policy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from ppomania.cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="play maps with a model or a built-in policy and print the results",
+        description="Play each map once, deterministically, in the simulator and print MAX/300/"
+        "200/100/50/miss, accuracy, ScoreV1, max combo, grade, star rating and pp.",
+    )
+    parser.add_argument("maps", nargs="+", help=".osu files or folders")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--model", help="a run folder or a model .zip")
+    who.add_argument(
+        "--policy",
+        choices=("autoplay", "random", "idle"),
+        help="a built-in policy (default autoplay)",
+    )
+    parser.add_argument("--mods", default="", help="e.g. HR, EZ, DT, HT, MR (default none)")
+    parser.add_argument("--replay-dir", type=Path, help="write one .osr per map here")
+    parser.add_argument("--plot", type=Path, help="write hit-error plots per map here")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random policy")
+    parser.add_argument("--show", action="store_true", help="show the visualization window")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ppomania.agent.evaluate import (
+        builtin_policy,
+        model_policy,
+        play_maps,
+        results_table,
+        write_play_replay,
+    )
+    from ppomania.agent.models import load_model
+    from ppomania.game.rules import Mods
+    from ppomania.sim.core import SimConfig
+    from ppomania.sim.maps import load_maps
+
+    try:
+        mods = Mods.parse(args.mods)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        beatmaps = load_maps(args.maps)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if not beatmaps:
+        raise CliError("no osu!mania map found in " + ", ".join(args.maps))
+    geometry = None
+    if args.model:
+        try:
+            model, codec, geometry = load_model(args.model)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        beatmaps = [b for b in beatmaps if b.keys == codec.keys]
+        if not beatmaps:
+            raise CliError(f"the model plays {codec.keys}K; no {codec.keys}K map given")
+        policy = model_policy(model, codec)
+    else:
+        keys = {b.keys for b in beatmaps}
+        if len(keys) > 1:
+            raise CliError(f"maps of several key counts {sorted(keys)}: evaluate one at a time")
+        policy = builtin_policy(args.policy or "autoplay", keys.pop(), args.seed)
+    on_step = None
+    if args.show:
+        from ppomania.agent.window import window_step_callback
+
+        on_step = window_step_callback(beatmaps[0].keys, model if args.model else None)
+    plays = play_maps(beatmaps, policy, SimConfig(mods=mods), geometry, rate=True, on_step=on_step)
+    if args.replay_dir:
+        args.replay_dir.mkdir(parents=True, exist_ok=True)
+        for play in plays:
+            title = play.beatmap.name if play.beatmap.title else Path(play.beatmap.path or "").stem
+            name = re.sub(r"[^\w.\-\[\] ]+", "_", title).strip() or play.beatmap.md5
+            write_play_replay(play, args.replay_dir / f"{name} ({mods.acronyms}).osr")
+    if args.plot:
+        from ppomania.agent.plots import write_eval_plots
+
+        write_eval_plots(plays, args.plot)
+    if args.json:
+        print(json.dumps([play.as_dict() for play in plays]))
+    else:
+        print(results_table(plays))
+    return 0

@@ -1,0 +1,59 @@
+"""``ppomania standin``: play a map in the stand-in game window with a tosu/gosumemory server."""
+
+from __future__ import annotations
+
+import argparse
+
+from ppomania.cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "standin",
+        help="play a map in the stand-in game (a window plus a tosu/gosumemory state server)",
+        description="Play MAP in real time in a window that judges the keyboard with osu!stable "
+        "rules and serves the game state like tosu or gosumemory on 127.0.0.1. Keys: the column "
+        "bindings (4K D F J K, 7K S D F Space J K L), ` retry, Esc pause.",
+    )
+    parser.add_argument("map", help="an osu!mania .osu file")
+    parser.add_argument("--flavor", choices=("tosu", "gosumemory"), default="tosu")
+    parser.add_argument("--port", type=int, default=24050, help="state server port (24050)")
+    parser.add_argument("--lead-in-ms", type=float, default=2000.0, help="lead-in (2000 ms)")
+    parser.add_argument(
+        "--auto-retry", action="store_true", help="restart after a fail or the results"
+    )
+    parser.add_argument("--scale", type=int, default=6, help="screen pixels per frame pixel (6)")
+    parser.add_argument("--seconds", type=float, help="quit after this long (default: never)")
+    parser.add_argument(
+        "--kill-server-after",
+        type=float,
+        metavar="S",
+        help="stop the state server S seconds after start (a test of reconnection)",
+    )
+    parser.add_argument(
+        "--server-down", type=float, default=2.0, metavar="S", help="…for S seconds (2)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ppomania.game.beatmap import BeatmapError, load_beatmap
+    from ppomania.standin.game import StandinConfig, run_standin
+
+    try:
+        beatmap = load_beatmap(args.map)
+    except (OSError, BeatmapError) as exc:
+        raise CliError(str(exc)) from None
+    config = StandinConfig(
+        flavor=args.flavor,
+        port=args.port,
+        lead_in_ms=args.lead_in_ms,
+        auto_retry=args.auto_retry,
+        scale=args.scale,
+        kill_server_after_s=args.kill_server_after,
+        server_down_s=args.server_down,
+    )
+    try:
+        return run_standin(beatmap, config, args.seconds)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None

@@ -1,0 +1,99 @@
+"""``ppomania watch``: watch a model (or a built-in policy) play a map, live in a window."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+from ppomania.agent.evaluate import BUILTIN_POLICIES, builtin_policy, model_policy, results_table
+from ppomania.cli import CliError
+from ppomania.game.beatmap import BeatmapError, load_beatmap
+from ppomania.game.rules import Mods
+from ppomania.sim.core import SimConfig
+from ppomania.sim.render import HighwayGeometry
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "watch",
+        help="watch a model play a map in the simulator, live",
+        description="Play MAP.osu in the simulator with a trained model (or a built-in policy) "
+        "at real speed, showing what the agent sees and does. Esc or closing the window stops.",
+    )
+    parser.add_argument("map", metavar="MAP.osu", help="an osu!mania beatmap")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--model", metavar="M", help="a model .zip or a run folder (best, final, newest checkpoint)"
+    )
+    who.add_argument("--policy", choices=BUILTIN_POLICIES, help="a built-in policy instead")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="times real time; 0 = as fast as possible (1)"
+    )
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S s of wall time")
+    parser.add_argument("--screenshot", metavar="PNG", help="save the last frame drawn at exit")
+    parser.add_argument("--mods", default="", help="mods, e.g. HR, DT, MR (default none)")
+    parser.add_argument("--fps", type=float, default=30.0, help="window draws per second (30)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ppomania.agent import watch as watching  # late: pygame and torch load slowly
+    from ppomania.agent.window import VisualizationWindow, policy_outputs
+
+    if args.speed < 0:
+        raise CliError(f"--speed must be >= 0, got {args.speed}")
+    if args.fps <= 0:
+        raise CliError(f"--fps must be positive, got {args.fps}")
+    try:
+        beatmap = load_beatmap(args.map)
+        config = SimConfig(mods=Mods.parse(args.mods))
+    except (BeatmapError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    keys = beatmap.keys
+    outputs = None
+    if args.model is not None:
+        try:
+            path = watching.resolve_model_path(args.model)
+            model = watching.load_model(path)
+            geometry = watching.model_geometry(model, keys)
+            policy = model_policy(model, watching.model_codec(model, keys))
+        except (OSError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        outputs = functools.partial(policy_outputs, model)
+        name = str(path)
+    else:
+        geometry = HighwayGeometry.for_keys(keys)
+        policy = builtin_policy(args.policy, keys)
+        name = args.policy
+    try:
+        window = VisualizationWindow(
+            keys, geometry.shape, title=f"ppomania watch: {name} on {beatmap.name}", fps=args.fps
+        )
+    except Exception as exc:  # pygame.error: no display
+        raise CliError(f"cannot open a window ({exc}); offscreen: SDL_VIDEODRIVER=dummy") from None
+    try:
+        result = watching.watch(
+            beatmap, policy, window, outputs, config, geometry, args.speed, args.seconds
+        )
+        if args.screenshot:
+            try:
+                window.screenshot(args.screenshot)
+            except Exception as exc:  # pygame.error on unwritable paths
+                raise CliError(f"cannot write {args.screenshot}: {exc}") from None
+    finally:
+        window.close()
+    if result.play is not None:
+        print(results_table([result.play]))
+    else:
+        state = result.state
+        print(
+            f"stopped ({result.stopped}) at {state.time_ms / 1000:.1f} s of the map: "
+            f"accuracy {100 * state.accuracy:.2f}%, score {state.score}, combo {state.max_combo}"
+        )
+    print(
+        f"{result.steps} steps in {result.wall_s:.1f} s ({result.steps / result.wall_s:.0f}/s); "
+        f"window: {result.draws} draws, {result.draw_fps:.1f} fps, {result.draw_ms:.1f} ms each"
+    )
+    if args.screenshot:
+        print(f"screenshot: {args.screenshot}")
+    return 0

@@ -1,0 +1,151 @@
+"""Key input to the real game with pynput: only changes are sent, never a sleep.
+
+The old project lost 100 ms per key change to pydirectinput's implicit pause (``prior-art.md``
+§1.6); :meth:`KeySender.apply` sends one press or release per changed key and returns. No key may
+stay held when the program ends: every sender is released by :meth:`KeySender.close`, its context
+manager, an ``atexit`` hook and SIGTERM/SIGINT handlers (which then run the previous handler).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import threading
+import weakref
+from collections.abc import Sequence
+from types import FrameType
+
+import numpy as np
+
+#: osu!mania's default column bindings per key count (the stand-in game uses the same).
+DEFAULT_BINDINGS: dict[int, tuple[str, ...]] = {
+    1: ("space",),
+    2: ("f", "j"),
+    3: ("f", "space", "j"),
+    4: ("d", "f", "j", "k"),
+    5: ("d", "f", "space", "j", "k"),
+    6: ("s", "d", "f", "j", "k", "l"),
+    7: ("s", "d", "f", "space", "j", "k", "l"),
+    8: ("a", "s", "d", "f", "j", "k", "l", ";"),
+    9: ("a", "s", "d", "f", "space", "j", "k", "l", ";"),
+}
+#: osu!'s quick-retry key.
+RETRY_KEY = "`"
+#: The pause key.
+PAUSE_KEY = "esc"
+
+_senders: weakref.WeakSet[KeySender] = weakref.WeakSet()
+_hooks_lock = threading.Lock()
+_hooks_installed = False
+
+
+def to_pynput(name: str):
+    """A key name (one character, or a ``pynput.keyboard.Key`` name like ``space``) for pynput."""
+    if len(name) == 1:
+        return name
+    from pynput.keyboard import Key
+
+    try:
+        return Key[name]
+    except KeyError:
+        raise ValueError(f"unknown key {name!r}") from None
+
+
+def release_everything() -> None:
+    """Release every key held by any live :class:`KeySender` (the exit hooks call this)."""
+    for sender in list(_senders):
+        with contextlib.suppress(Exception):
+            sender.release_all()
+
+
+def _on_signal(signum: int, frame: FrameType | None, previous: object) -> None:
+    release_everything()
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _install_hooks() -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        if _hooks_installed:
+            return
+        _hooks_installed = True
+        atexit.register(release_everything)
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if previous in (signal.SIG_IGN, None):
+                continue
+            signal.signal(signum, lambda s, f, p=previous: _on_signal(s, f, p))
+
+
+class KeySender:
+    """Holds and releases the column keys of the game.
+
+    :param bindings: one key name per column (see :func:`to_pynput`).
+    :param controller: a ``pynput.keyboard.Controller``-like object (``press``/``release``); None
+        creates one (on Linux it needs ``DISPLAY``; on Xvfb it uses XTest).
+    """
+
+    def __init__(self, bindings: Sequence[str], controller: object | None = None) -> None:
+        if controller is None:
+            from pynput.keyboard import Controller
+
+            controller = Controller()
+        self.controller = controller
+        self.names = tuple(bindings)
+        self._keys = [to_pynput(name) for name in self.names]
+        self.held = np.zeros(len(self._keys), dtype=np.bool_)
+        self.sent = 0  # key events sent so far
+        _senders.add(self)
+        _install_hooks()
+
+    @classmethod
+    def for_keys(cls, keys: int, controller: object | None = None) -> KeySender:
+        """A sender with :data:`DEFAULT_BINDINGS` for ``keys`` columns."""
+        if keys not in DEFAULT_BINDINGS:
+            raise ValueError(f"no default bindings for {keys} keys")
+        return cls(DEFAULT_BINDINGS[keys], controller)
+
+    def apply(self, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Make the held state ``held`` ``(K,)`` bool, sending only the changes.
+
+        :returns: the columns pressed and the columns released (index arrays).
+        """
+        held = np.asarray(held, dtype=np.bool_).reshape(-1)
+        pressed = np.flatnonzero(held & ~self.held)
+        released = np.flatnonzero(~held & self.held)
+        for column in released:
+            self.controller.release(self._keys[column])
+            self.held[column] = False
+        for column in pressed:
+            self.controller.press(self._keys[column])
+            self.held[column] = True
+        self.sent += len(pressed) + len(released)
+        return pressed, released
+
+    def release_all(self) -> None:
+        """Release every key this sender holds."""
+        self.apply(np.zeros_like(self.held))
+
+    def tap(self, name: str) -> None:
+        """Press and release one key (e.g. :data:`RETRY_KEY`)."""
+        key = to_pynput(name)
+        self.controller.press(key)
+        self.controller.release(key)
+
+    def close(self) -> None:
+        self.release_all()
+        _senders.discard(self)
+
+    def __enter__(self) -> KeySender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

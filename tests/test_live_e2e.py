@@ -2,6 +2,9 @@
 
 The stand-in runs as a subprocess (``python -m ppomania.cli standin``); the live env captures its
 window with mss, presses keys with pynput (XTest) and reads the state over the websocket.
+
+The sim-trained model test plays ``tests/data/models/ppo-4k.zip`` (or the model named by the
+``PPOMANIA_LIVE_TEST_MODEL`` environment variable) and is skipped when there is none.
 """
 
 from __future__ import annotations
@@ -19,19 +22,29 @@ import numpy as np
 import pytest
 
 from ppomania.game.beatmap import load_beatmap
-from ppomania.game.score import Phase
+from ppomania.game.judge import Judge
+from ppomania.game.score import Phase, accuracy
+from ppomania.live.capture import Calibration
 from ppomania.live.keys import DEFAULT_BINDINGS, KeySender
-from ppomania.sim.render import CaptureArea, HighwayGeometry
+from ppomania.sim.render import (
+    CaptureArea,
+    HighwayGeometry,
+    PackedMaps,
+    preprocess_capture,
+    render_frames,
+)
 from ppomania.standin import game as standin_game
 
-DATA = Path(__file__).parent / "data" / "ppy-osu"
-MAP = DATA / "diffcalc-test.osu"
+DATA = Path(__file__).parent / "data"
+MAP = DATA / "ppy-osu" / "diffcalc-test.osu"
+LN_MAP = DATA / "reamberPy" / "maps" / "MAGiCVLGiRL_ZVPH.osu"
+MODEL = Path(os.environ.get("PPOMANIA_LIVE_TEST_MODEL", DATA / "models" / "ppo-4k.zip"))
 
 needs_xvfb = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
 
 
-def _cut_map(tmp: Path, until_ms: int) -> Path:
-    """The first ``until_ms`` of the test map."""
+def _cut_map(tmp: Path, until_ms: int, name: str = "cut.osu") -> Path:
+    """The objects of the test map that start before ``until_ms``, as a map file."""
     lines, in_objects = [], False
     for line in MAP.read_text().splitlines():
         if line.startswith("["):
@@ -44,7 +57,8 @@ def _cut_map(tmp: Path, until_ms: int) -> Path:
         ):
             continue
         lines.append(line)
-    path = tmp / "cut.osu"
+    path = tmp / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -53,6 +67,34 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _default_geometry(keys: int) -> HighwayGeometry:
+    from ppomania.env.spaces import default_geometry
+
+    return default_geometry(keys)
+
+
+def _sim_frame(beatmap, judge: Judge, time_ms: float, geometry: HighwayGeometry) -> np.ndarray:
+    """The simulator's frame of ``beatmap`` at ``time_ms`` with ``judge``'s cursor and holds."""
+    packed = PackedMaps([beatmap])
+    packed_index = np.empty(packed.n_objects, np.int64)
+    packed_index[packed.object_index] = np.arange(packed.n_objects)
+    cursor = np.zeros((1, beatmap.keys), np.int64)
+    held = np.zeros((1, beatmap.keys), np.bool_)
+    for c in range(beatmap.keys):
+        current = judge.current_object(c)
+        cursor[0, c] = packed_index[current] if current >= 0 else packed.col_begin[0, c + 1]
+        held[0, c] = judge.holding(c)
+    out = np.zeros((1, *geometry.shape), np.uint8)
+    times = np.array([time_ms], np.float64)
+    render_frames(out, times, np.zeros(1, np.int64), cursor, held, packed, geometry)
+    return out[0]
+
+
+def _grab_of(picture: np.ndarray) -> np.ndarray:
+    """A grey picture as an mss-like BGRA grab."""
+    return np.repeat(picture[:, :, None], 4, axis=2)
 
 
 @pytest.fixture(scope="module")
@@ -83,32 +125,22 @@ def display():
 
 
 class Standin:
-    """A stand-in game subprocess."""
+    """A stand-in game subprocess; the window sits at (0, 0)."""
 
     def __init__(self, display: str, map_path: Path, *args: str) -> None:
         self.port = _free_port()
         env = dict(os.environ, DISPLAY=display, SDL_VIDEO_WINDOW_POS="0,0")
         env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
+        command = [sys.executable, "-m", "ppomania.cli", "standin", str(map_path)]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ppomania.cli",
-                "standin",
-                str(map_path),
-                "--port",
-                str(self.port),
-                *args,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
+            [*command, "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True, env=env
         )
         line = self.proc.stdout.readline()
         assert line, "the stand-in exited before it was ready"
         self.ready = json.loads(line)
-        left, top, width, height = self.ready["playfield"]
-        self.area = CaptureArea(left, top, width, height)  # the window sits at (0, 0)
+        left, _, width, _ = self.ready["playfield"]
+        keys, judgement_y, px_per_ms = (self.ready[k] for k in ("keys", "judgement_y", "px_per_ms"))
+        self.playfield = Calibration(left, left + width, judgement_y, px_per_ms, keys)
 
     def stop(self) -> dict:
         self.proc.terminate()
@@ -127,12 +159,6 @@ def _keys_down(display: str) -> list[int]:
     finally:
         d.close()
     return [8 * i + b for i, byte in enumerate(keymap) for b in range(8) if byte >> b & 1]
-
-
-def _make_env(standin: Standin, beatmap, **kwargs):
-    from ppomania.live.env import LiveManiaEnv
-
-    return LiveManiaEnv(beatmap, standin.area, port=standin.port, **kwargs)
 
 
 def _play(env, policy, max_s: float = 60.0):
@@ -179,19 +205,96 @@ def test_key_sender_sends_changes_only_and_releases_all():
     assert not sender.held.any()
 
 
+def test_the_live_layer_imports_only_the_game():
+    """``ppomania.live`` (every module) loads without the sim, env or agent layers."""
+    code = (
+        "import sys, importlib, pkgutil, ppomania.live as live\n"
+        "for m in pkgutil.iter_modules(live.__path__):\n"
+        "    importlib.import_module('ppomania.live.' + m.name)\n"
+        "bad = [m for m in sys.modules if m.split('.')[:2] in "
+        "(['ppomania', 'sim'], ['ppomania', 'env'], ['ppomania', 'agent'])]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
+
+
+def test_judge_accessors_follow_a_hold():
+    beatmap = load_beatmap(LN_MAP)
+    hold = int(np.flatnonzero(beatmap.ends > beatmap.starts)[0])
+    column, start = int(beatmap.columns[hold]), int(beatmap.starts[hold])
+    judge = Judge(beatmap)
+    judge.advance(start - 200)
+    assert judge.current_object(column) == hold
+    assert not judge.holding(column) and not judge.key_down(column)
+    judge.press(start, column)
+    assert judge.holding(column) and judge.key_down(column)
+    judge.release(int(beatmap.ends[hold]), column)
+    assert not judge.holding(column) and not judge.key_down(column)
+    assert judge.current_object(column) != hold
+
+
+@pytest.mark.parametrize("map_path", [MAP, LN_MAP], ids=["diffcalc", "ln"])
+def test_standin_look_samples_to_the_sim_frame(map_path):
+    """preprocess_capture of the stand-in's picture equals the sim's render: exactly at the default
+    48×16 frame, to >= 98% of the pixels at 84×84 (whose head height and row grid the stand-in's
+    look cannot share with 48×16: a 24 ms head is 3.5 rows of 84, so about half of the heads come
+    out a row taller or shorter than the renderer's 3)."""
+    from ppomania.env.live_env import capture_area
+
+    beatmap = load_beatmap(map_path)
+    game = standin_game.StandinGame(beatmap)
+    look = game.look
+    playfield = Calibration(0, look.width, look.judgement_y, look.px_per_ms, beatmap.keys)
+    rng = np.random.default_rng(0)
+    events = []  # autoplay-like key events with errors, so notes get hit and holds held
+    for i in range(beatmap.n_objects):
+        start, end, c = int(beatmap.starts[i]), int(beatmap.ends[i]), int(beatmap.columns[i])
+        error = int(rng.integers(-30, 30))
+        events.append((start + error, c, True))
+        events.append((max(start, end) + error + int(rng.integers(5, 40)), c, False))
+    events.sort()
+    times = np.sort(rng.uniform(-300, float(beatmap.ends.max()) + 200, 150))
+    geometries = ((_default_geometry(beatmap.keys), 1.0), (HighwayGeometry.for_keys(4), 0.98))
+    for geometry, minimum in geometries:
+        area = capture_area(playfield, geometry)
+        game.new_play(0.0)
+        judge, k, equal, holding = game.judge, 0, [], 0
+        for t in times:
+            while k < len(events) and events[k][0] <= t:
+                at, c, down = events[k]
+                (judge.press if down else judge.release)(at, c)
+                k += 1
+            judge.advance(t)
+            holding += any(judge.holding(c) for c in range(beatmap.keys))
+            game.freeze_at(t)
+            frame = preprocess_capture(_grab_of(game.render(0.0)), area, geometry)
+            equal.append((frame == _sim_frame(beatmap, judge, t, geometry)).mean())
+        assert holding > 0 or beatmap.n_holds == 0  # held holds (pinned heads) were drawn
+        if minimum == 1.0:
+            assert min(equal) == 1.0, f"{geometry.shape}: {sum(e < 1 for e in equal)} frames differ"
+        else:
+            assert np.mean(equal) >= minimum, f"{geometry.shape}: {np.mean(equal):.4f}"
+
+
 def test_calibration_finds_the_standin_playfield():
+    from ppomania.env.live_env import capture_area
     from ppomania.live.capture import detect_playfield
 
     beatmap = load_beatmap(MAP)
     game = standin_game.StandinGame(beatmap)
-    frame = game.render(game._play_start + 2.3)  # 300 ms into the map: notes on screen
-    s = game.config.scale
+    game.freeze_at(300.0)  # notes on screen
     left, top, width, height = game.playfield
     image = np.zeros((game.window_size[1], game.window_size[0], 4), np.uint8)
-    big = np.repeat(np.repeat(frame, s, 0), s, 1)
-    image[top : top + height, left : left + width, :3] = big[..., None]
-    calibration = detect_playfield(image, beatmap.keys, game.geometry)
-    assert calibration.area(game.geometry) == CaptureArea(left, top, width, height)
+    image[top : top + height, left : left + width] = _grab_of(game.render(0.0))
+    calibration = detect_playfield(image, beatmap.keys, game.look.px_per_ms)
+    assert calibration == Calibration(
+        left, left + width, top + game.look.judgement_y, game.look.px_per_ms, beatmap.keys
+    )
+    area = capture_area(calibration, _default_geometry(beatmap.keys))
+    assert area == CaptureArea(left, top, width, height)
 
 
 # --- end to end ----------------------------------------------------------------------------------
@@ -199,7 +302,7 @@ def test_calibration_finds_the_standin_playfield():
 
 @needs_xvfb
 def test_capture_of_a_paused_standin_equals_the_render(display, tmp_path):
-    from ppomania.live.capture import ScreenCapture
+    from ppomania.env.live_env import CaptureFrames
     from ppomania.live.state_client import StateClient
 
     beatmap = load_beatmap(_cut_map(tmp_path, 6000))
@@ -212,38 +315,45 @@ def test_capture_of_a_paused_standin_equals_the_render(display, tmp_path):
             live = client.wait_for(lambda s: s.state.phase == Phase.PAUSED, 5.0)
             assert live is not None
             time.sleep(0.1)
-            capture = ScreenCapture(standin.area, HighwayGeometry.for_keys(beatmap.keys))
-            grabbed = capture.grab().copy()
-            capture.close()
             t = client.latest().state.time_ms
-        game = standin_game.StandinGame(beatmap)
-        game.judge.advance(t)
-        game._frozen_ms = t
-        expected = game.render(0.0)
-        assert (expected == 255).any()
-        np.testing.assert_array_equal(grabbed, expected)
+            grabs = {}
+            for geometry in (_default_geometry(beatmap.keys), HighwayGeometry.for_keys(4)):
+                frames = CaptureFrames(standin.playfield, geometry)
+                out = np.zeros(geometry.shape, np.uint8)
+                frames.grab(out)
+                frames.close()
+                grabs[geometry.shape] = (geometry, out)
     finally:
         standin.stop()
+    judge = Judge(beatmap)
+    judge.advance(t)
+    for shape, (geometry, grabbed) in grabs.items():
+        expected = _sim_frame(beatmap, judge, t, geometry)
+        assert (expected == 255).any()
+        if shape == (48, 16):
+            np.testing.assert_array_equal(grabbed, expected)
+        else:
+            assert (grabbed == expected).mean() >= 0.98
 
 
 @needs_xvfb
 def test_autoplay_live_reaches_95_percent(display, tmp_path):
-    from ppomania.live.env import LiveAutoplay
+    from ppomania.env.live_env import LiveAutoplay, LiveManiaEnv
 
     beatmap = load_beatmap(_cut_map(tmp_path, 12000))
     standin = Standin(display, beatmap.path)
-    env = _make_env(standin, beatmap)
+    env = LiveManiaEnv(beatmap, standin.playfield, port=standin.port)
     try:
+        assert env.observation_space.shape == (4, 48, 16)
         info = _play(env, LiveAutoplay())
         assert info["reason"] == "results", info.get("reason")
         counts = info["game_counts"]
-        accuracy = (300 * counts[:2].sum() + 200 * counts[2] + 100 * counts[3] + 50 * counts[4]) / (
-            300 * counts.sum()
-        )
-        print("live autoplay:", counts.tolist(), f"{100 * accuracy:.2f}%", env.stats.summary())
+        print("live autoplay:", counts.tolist(), f"{100 * accuracy(counts):.2f}%", info["timing"])
         print("disagreement:", info["judge_disagreement"])
         assert counts.sum() == beatmap.n_objects
-        assert accuracy >= 0.95
+        assert accuracy(counts) >= 0.95
+        assert abs(info["judge_disagreement"]["clock_correction_ms"]) < 30
+        assert 0 < info["timing"]["frame_age_ms_mean"] < 50
     finally:
         env.close()
         assert _keys_down(display) == []
@@ -252,14 +362,55 @@ def test_autoplay_live_reaches_95_percent(display, tmp_path):
 
 
 @needs_xvfb
+def test_gosumemory_autoplay_finds_the_map_in_the_songs_folder(display, tmp_path, capsys):
+    """``ppomania play`` against the gosumemory flavor, with the map found from the state: the
+    stand-in reports a Windows Songs folder (as under Wine), ``--songs`` names the real one."""
+    from ppomania.cli import main
+    from ppomania.live.capture import save_calibration
+
+    songs = tmp_path / "Songs"
+    map_path = _cut_map(songs / "1234 Test - Cut", 10000, "Test - Cut (ppomania) [4K].osu")
+    standin = Standin(
+        display, map_path, "--flavor", "gosumemory", "--songs", "C:\\osu!\\Songs", "--auto-retry"
+    )
+    config = save_calibration(standin.playfield, tmp_path / "live.json")
+    try:
+        code = main(
+            [
+                "play",
+                "--policy",
+                "autoplay",
+                "--songs",
+                str(songs),
+                "--config",
+                str(config),
+                "--port",
+                str(standin.port),
+                "--json",
+            ]
+        )
+        out = capsys.readouterr().out
+        assert code == 0, out
+        (play,) = json.loads(out)
+        print("gosumemory autoplay:", play)
+        assert Path(play["map"]) == map_path
+        judged = sum(play[k] for k in ("MAX", "300", "200", "100", "50", "miss"))
+        assert judged == load_beatmap(map_path).n_objects
+        assert play["accuracy"] >= 95.0
+    finally:
+        assert _keys_down(display) == []
+        standin.stop()
+
+
+@needs_xvfb
 def test_server_outage_ends_the_episode_and_the_client_reconnects(display, tmp_path):
-    from ppomania.live.env import LiveAutoplay
+    from ppomania.env.live_env import LiveAutoplay, LiveManiaEnv
 
     beatmap = load_beatmap(_cut_map(tmp_path, 12000))
     standin = Standin(
         display, beatmap.path, "--kill-server-after", "4", "--server-down", "2", "--auto-retry"
     )
-    env = _make_env(standin, beatmap)
+    env = LiveManiaEnv(beatmap, standin.playfield, port=standin.port)
     try:
         info = _play(env, LiveAutoplay())
         assert info["reason"] == "state lost"
@@ -273,3 +424,28 @@ def test_server_outage_ends_the_episode_and_the_client_reconnects(display, tmp_p
         env.close()
         assert _keys_down(display) == []
         standin.stop()
+
+
+@needs_xvfb
+@pytest.mark.skipif(not MODEL.exists(), reason=f"no trained model at {MODEL}")
+def test_sim_trained_model_plays_the_standin_as_in_the_sim(display, tmp_path, capsys):
+    """A model trained in the simulator plays the stand-in within 3 accuracy points of its
+    simulator accuracy (``ppomania eval``) on the same map: the first 15 s of the test map."""
+    from ppomania.cli import main
+    from ppomania.live.capture import save_calibration
+
+    map_path = _cut_map(tmp_path, 15000)
+    assert main(["eval", str(map_path), "--model", str(MODEL), "--json"]) == 0
+    (sim,) = json.loads(capsys.readouterr().out)
+    standin = Standin(display, map_path)
+    config = save_calibration(standin.playfield, tmp_path / "live.json")
+    try:
+        command = ["play", "--model", str(MODEL), "--map", str(map_path), "--config", str(config)]
+        assert main([*command, "--port", str(standin.port), "--json"]) == 0
+        (live,) = json.loads(capsys.readouterr().out)
+    finally:
+        assert _keys_down(display) == []
+        standin.stop()
+    print(f"sim {sim['accuracy']:.2f}% live {live['accuracy']:.2f}%", live["timing"])
+    assert not live["failed"]
+    assert abs(live["accuracy"] - sim["accuracy"]) <= 3.0

@@ -7,6 +7,9 @@ frame panel must show the observation pixel for pixel, the bars the given probab
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,9 +26,11 @@ from ppomania.agent.window import (
     PROB_FILL,
     JudgementFeed,
     VisualizationWindow,
+    make_layout,
     policy_outputs,
 )
 from ppomania.cli import main
+from ppomania.env.spaces import default_geometry
 from ppomania.env.vec_env import ManiaVecEnv
 from ppomania.game.judge import HitResult
 from ppomania.game.rules import Judgement, Mods
@@ -137,7 +142,7 @@ def test_bars_follow_new_data_and_missing_probabilities(tmp_path):
         image = _pixels(window.screenshot(tmp_path / "shot.png"))
     finally:
         window.close()
-    for k, rect in enumerate(window.layout.prob_bars):
+    for rect in window.layout.prob_bars:
         assert tuple(image[rect.bottom - 2, rect.centerx]) == BAR_EMPTY
     for k, rect in enumerate(window.layout.held_boxes):
         assert tuple(image[rect.centery, rect.centerx]) == (HELD_ON if k % 2 else HELD_OFF)
@@ -233,6 +238,9 @@ def test_watch_cli_writes_a_screenshot(map_file, tmp_path, capsys):
 
 
 def test_watch_cli_with_a_model_stops_after_seconds(tiny_model, map_file, tmp_path, capsys):
+    import torch
+
+    threads = torch.get_num_threads()  # the command sets 1: give the rest of the session its own
     run = tmp_path / "run"
     run.mkdir()
     tiny_model.save(run / "final_model.zip")
@@ -241,8 +249,22 @@ def test_watch_cli_with_a_model_stops_after_seconds(tiny_model, map_file, tmp_pa
     start = time.perf_counter()
     assert main([*argv, "--screenshot", str(shot)]) == 0
     assert time.perf_counter() - start < 10
+    torch.set_num_threads(threads)
     assert "stopped (time limit)" in capsys.readouterr().out
     assert shot.stat().st_size > 5_000
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs Xvfb")
+def test_watch_in_a_real_x_window(map_file, tmp_path, monkeypatch):
+    monkeypatch.delenv("SDL_VIDEODRIVER")
+    shot = tmp_path / "x.png"
+    command = [sys.executable, "-m", "ppomania.cli", "watch", str(map_file), "--policy", "random"]
+    command += ["--seconds", "1", "--screenshot", str(shot)]
+    done = subprocess.run(["xvfb-run", "-a", *command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "stopped (time limit)" in done.stdout
+    width, height = make_layout(4, default_geometry(4).shape).size
+    assert _pixels(shot).shape[:2] == (height, width)
 
 
 def test_watch_cli_errors(tiny_model, map_file, tmp_path, capsys):
@@ -267,7 +289,7 @@ def test_model_geometry_and_codec(tiny_model):
 def test_resolve_model_path(tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match="best_model.zip"):
+    with pytest.raises(FileNotFoundError, match=r"best_model\.zip"):
         resolve_model_path(run)
     for i, name in enumerate(["ppo_300_steps.zip", "ppo_200_steps.zip"]):
         (run / "checkpoints" / name).touch()

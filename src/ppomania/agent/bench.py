@@ -94,9 +94,14 @@ def bench_learn(
     seed: int = 0,
     device: str = "auto",
     progress: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train the default setup from scratch on generated maps (plus ``maps``) and evaluate every
-    ``steps / evals`` steps on the bundled real 4K maps, which training never sees."""
+    ``steps / evals`` steps on the bundled real 4K maps, which training never sees.
+
+    :param overrides: :class:`TrainConfig` fields to change (e.g. ``policy``, ``action_space``),
+        for comparing setups on the same held-out maps.
+    """
     from ppomania.agent.train import train
 
     eval_paths = tuple(str(p) for p in bundled_map_paths())
@@ -112,6 +117,7 @@ def bench_learn(
             runs_dir=tmp,
             device=device,
             progress=progress,
+            **(overrides or {}),
         )
         result = train(config)
     curve = [{"steps": s, "accuracy": round(100 * a, 3)} for s, a in result.history]
@@ -123,6 +129,8 @@ def bench_learn(
         "curve": curve,
         "final_accuracy": curve[-1]["accuracy"] if curve else None,
         "best_accuracy": max((c["accuracy"] for c in curve), default=None),
+        "policy": config.policy,
+        "action_space": config.action_space,
     }
 
 

@@ -211,13 +211,19 @@ def write_play_replay(play: PlayResult, path: str | Path, player: str = "ppomani
     return write_replay(replay, path)
 
 
-def results_table(plays: Sequence[PlayResult]) -> str:
-    """A plain-text table: one row per play."""
-    header = ["map", *JUDGEMENT_LABELS, "acc%", "score", "combo", "grade", "stars", "pp"]
+def results_table(plays: Sequence[PlayResult], labels: Sequence[str] | None = None) -> str:
+    """A plain-text table, one row per play; ``labels`` name the rows (default: the map names)."""
+    header = ["map" if labels is None else "", *JUDGEMENT_LABELS]
+    header += ["acc%", "score", "combo", "grade", "stars", "pp"]
     rows = []
-    for play in plays:
-        name = play.beatmap.name if play.beatmap.title else Path(play.beatmap.path or "?").name
-        row = [name[:48] + (" (failed)" if play.failed else "")]
+    for index, play in enumerate(plays):
+        if labels is not None:
+            name = labels[index]
+        elif play.beatmap.title:
+            name = play.beatmap.name[:48]
+        else:
+            name = Path(play.beatmap.path or "?").name
+        row = [name + (" (failed)" if play.failed else "")]
         row += [str(int(n)) for n in play.counts]
         row += [f"{100 * play.accuracy:.2f}", str(play.score), str(play.max_combo), play.grade]
         row += [
@@ -226,15 +232,10 @@ def results_table(plays: Sequence[PlayResult]) -> str:
         ]
         rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
+    return "\n".join(
         "  ".join(
-            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
         )
-    ]
-    for row in rows:
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
-            )
-        )
-    return "\n".join(lines)
+        for row in [header, *rows]
+    )

@@ -204,7 +204,11 @@ class TrainingCallback(BaseCallback):
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=self.total_timesteps, initial=steps, unit="step", dynamic_ncols=True
+                total=self.total_timesteps,
+                initial=steps,
+                unit="step",
+                dynamic_ncols=True,
+                mininterval=1.0,
             )
         if self.config.show:
             from ppomania.agent.window import VisualizationWindow

@@ -14,7 +14,7 @@ import numpy as np
 from ppomania.agent.evaluate import PlayResult, Policy, play_maps
 from ppomania.agent.window import JudgementFeed, RateMeter, VisualizationWindow
 from ppomania.env.reward import RewardConfig
-from ppomania.env.spaces import N_STACK, ActionCodec
+from ppomania.env.spaces import N_STACK, ActionCodec, default_geometry
 from ppomania.game.beatmap import Beatmap
 from ppomania.game.score import GameState
 from ppomania.sim.core import BatchedSim, SimConfig
@@ -32,7 +32,8 @@ class WatchResult:
     """How a watched play went.
 
     ``play`` is the judged play, None when it was stopped early (``stopped`` says why: ``"closed"``
-    or ``"time limit"``); ``state`` is the last game state either way.
+    or ``"time limit"``); ``state`` is the last game state either way. ``wall_s`` runs from the
+    first step to the end; ``draw_fps`` and ``draw_ms`` are the window's rate and cost per draw.
     """
 
     play: PlayResult | None
@@ -69,7 +70,8 @@ def watch(
     :param outputs: press probabilities and value for the window (computed only when it draws);
         None shows none.
     :param sim_config: timing and mods. Default ``SimConfig()``.
-    :param geometry: the policy's observation geometry. Default for the map's keys.
+    :param geometry: the policy's observation geometry (the window's frame shape). Default
+        :func:`~ppomania.env.spaces.default_geometry` of the map's keys.
     :param speed: real time × ``speed``; 0 runs as fast as possible. Default 1.
     :param seconds: stop after this much wall time. Default None (play to the end).
     :param reward_config: the reward shown. Default ``RewardConfig()``.
@@ -77,10 +79,15 @@ def watch(
     if speed < 0:
         raise ValueError(f"speed must be >= 0, got {speed}")
     config = sim_config or SimConfig()
+    geometry = geometry or default_geometry(beatmap.keys)
+    if window.frame_shape != geometry.shape:
+        raise ValueError(
+            f"the window shows {window.frame_shape} frames, the policy sees {geometry.shape}"
+        )
     rewards = reward_config or RewardConfig()
     step_s = 1.0 / (config.control_hz * speed) if speed > 0 else 0.0
     meter = RateMeter()
-    start = pace_origin = time.perf_counter()
+    start = first_step = pace_origin = time.perf_counter()
     steps = 0
     feed: JudgementFeed | None = None
     episode_reward = 0.0
@@ -90,10 +97,10 @@ def watch(
     last_state = GameState()
 
     def on_step(sim: BatchedSim, obs: np.ndarray, held: np.ndarray) -> None:
-        nonlocal feed, steps, episode_reward, last_state, pace_origin
+        nonlocal feed, steps, episode_reward, last_state, pace_origin, first_step
         if feed is None:  # play_maps makes the sim: the first step is the first chance
             feed = JudgementFeed(sim, keep=8)
-            pace_origin = time.perf_counter()  # pace from here, after the sim's setup
+            first_step = pace_origin = time.perf_counter()  # after the sim's setup
         feed.poll()
         s = sim.state
         reward = float(
@@ -137,7 +144,7 @@ def watch(
         state=last_state,
         stopped=stopped,
         steps=steps,
-        wall_s=time.perf_counter() - start,
+        wall_s=time.perf_counter() - first_step,
         draws=window.draw_count,
         draw_fps=window.draw_fps,
         draw_ms=1000 * window.draw_seconds / max(1, window.draw_count),

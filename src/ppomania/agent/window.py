@@ -3,9 +3,20 @@
 :class:`VisualizationWindow` draws, at most ``fps`` times a second, the 4 stacked frames exactly as
 the agent receives them, per-key press probabilities and held keys, the value estimate, the game
 state, the last judgements with their hit errors, the reward and the step rate. Calls between two
-draws only store the data, so a training loop can call :meth:`VisualizationWindow.update` on every
-step; :meth:`VisualizationWindow.ready` tells it when a draw is due, so it can compute the costly
-inputs (:func:`policy_outputs`, :meth:`BatchedSim.game_state`) only then.
+draws only store the data (about 2 µs), so a training loop can call
+:meth:`VisualizationWindow.update` on every step; :meth:`VisualizationWindow.ready` says when a
+draw is due, so the costly inputs are computed only then::
+
+    feed, meter = JudgementFeed(venv.sim), RateMeter()
+    ...  # after every venv.step():
+    rate = meter.tick()
+    if window.ready():
+        feed.poll()
+        probs, value = policy_outputs(model, obs[0])
+        state = venv.sim.game_state(0)
+        if not window.update(obs[0], probs, held[0], value, state, list(feed.recent),
+                             rewards[0], venv.episode_rewards[0], rate):
+            ...  # closed by the user: stop showing
 
 :class:`JudgementFeed` turns the simulator's judgement log into :class:`HitResult` rows for one env.
 """
@@ -19,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from ppomania.game.judge import HitResult
@@ -67,6 +79,8 @@ class Layout:
     held_boxes: tuple[pygame.Rect, ...]
     stats_origin: tuple[int, int]
     judgements_origin: tuple[int, int]
+    #: The regions redrawn at every draw (the rest is static).
+    dynamic: tuple[pygame.Rect, ...]
 
 
 def make_layout(keys: int, frame_shape: tuple[int, int], n_frames: int = 4) -> Layout:
@@ -95,6 +109,13 @@ def make_layout(keys: int, frame_shape: tuple[int, int], n_frames: int = 4) -> L
     window_w = max(frames_w, judgements_x + 260)
     panel_h = max(held_top + bar_w + _LABEL_H, panel_top + 14 * _LINE_H) - panel_top
     window_h = panel_top + panel_h + _MARGIN
+    keys_rect = prob_bars[0].unionall([*prob_bars, *held_boxes])
+    dynamic = (
+        frames[0].unionall(frames),
+        keys_rect,
+        pygame.Rect(stats_x, panel_top, judgements_x - stats_x, panel_h),
+        pygame.Rect(judgements_x, panel_top, 260, (_N_JUDGEMENTS + 1) * _LINE_H),
+    )
     return Layout(
         size=(window_w, window_h),
         scale=scale,
@@ -103,6 +124,7 @@ def make_layout(keys: int, frame_shape: tuple[int, int], n_frames: int = 4) -> L
         held_boxes=held_boxes,
         stats_origin=(stats_x, panel_top),
         judgements_origin=(judgements_x, panel_top),
+        dynamic=dynamic,
     )
 
 
@@ -186,9 +208,8 @@ class VisualizationWindow:
         self._prob_fill = _solid(bar, PROB_FILL)
         self._held = {True: _solid(box, HELD_ON), False: _solid(box, HELD_OFF)}
         self._background = self._static_background()
-        top = self.layout.frames[0].bottom
-        self._panels = pygame.Rect(0, top, self.layout.size[0], self.layout.size[1] - top)
         self._screen.blit(self._background, (0, 0))
+        self._whole_window = True  # the next draw sends the whole window, not just what changed
         self._data: _Data | None = None
         self._drawn = True
         self._open = True
@@ -203,7 +224,7 @@ class VisualizationWindow:
     def ready(self) -> bool:
         """Whether the next :meth:`update` will draw (compute costly inputs only then)."""
         # A little slack so steps paced at a multiple of the period do not skip a draw.
-        return time.perf_counter() >= self._next_draw - 0.1 * self.period
+        return time.perf_counter() >= self._next_draw - 0.25 * self.period
 
     def update(
         self,
@@ -314,15 +335,17 @@ class VisualizationWindow:
                 return
         data = self._data
         assert data is not None
-        # The frames cover their part of the background; only the panels need restoring.
-        panels = self._panels
-        self._screen.blit(self._background, panels, panels)
+        dynamic = self.layout.dynamic
+        for rect in dynamic[1:]:  # the frames cover theirs
+            self._screen.blit(self._background, rect, rect)
         self._draw_frames(data.frame_stack)
         self._draw_keys(data.key_probs, data.held)
         self._draw_stats(data)
         self._draw_judgements(data.judgements)
         if not self.headless:
-            pygame.display.flip()
+            # Sending only what changed halves the cost of a draw on X11 (it scales with pixels).
+            pygame.display.update(None if self._whole_window else list(dynamic))
+            self._whole_window = False
         self._drawn = True
         end = time.perf_counter()
         self.draw_count += 1
@@ -342,6 +365,8 @@ class VisualizationWindow:
             ):
                 self.close()
                 return
+            if event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                self._whole_window = True
 
     def _text(self, text: str, colour: tuple[int, int, int], small: bool = False) -> pygame.Surface:
         key = (text, colour, small)
@@ -444,7 +469,8 @@ class JudgementFeed:
     """The recent judgements of one env of a :class:`BatchedSim`, from the sim's judgement log.
 
     Gives the sim a log if it has none, and empties it at every :meth:`poll` (the feed owns the
-    log: do not use it for anything else).
+    log: do not use it for anything else). Poll often enough for the log not to fill up (at every
+    draw is plenty); judgements beyond its capacity are dropped.
 
     :param sim: the simulator.
     :param env: the env to follow. Default 0.
@@ -493,8 +519,7 @@ def policy_outputs(model: Any, obs: np.ndarray) -> tuple[np.ndarray, float]:
     :param obs: ``(4, H, W)`` uint8.
     :returns: ``(key_probs (K,) float64 in [0, 1], value)``.
     """
-    import gymnasium as gym
-    import torch
+    import torch  # late: the window itself does not need torch
 
     policy = model.policy
     obs_tensor, _ = policy.obs_to_tensor(np.asarray(obs))

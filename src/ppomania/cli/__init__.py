@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("verify_replay", "render", "train", "eval", "bench", "watch", "plot", "standin", "calibrate", "play")
+SUBCOMMANDS = ("verify_replay", "render", "train", "eval", "bench", "watch", "plot", "standin", "calibrate", "play", "demo")
 
 
 class CliError(Exception):

@@ -44,6 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="train/learn: auto, cpu or cuda")
     parser.add_argument(
+        "--policy", choices=("highway", "nature"), default="highway",
+        help="learn: feature extractor (default highway)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--action-space", choices=("multibinary", "discrete"), default="multibinary",
+        help="learn: action space (default multibinary)",
+    )  # fmt: skip
+    parser.add_argument(
         "--seconds",
         type=float,
         default=2.0,
@@ -105,8 +113,10 @@ def run_train_bench(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     ours, reference = report["ppomania_setup"], report["reference_setup"]
-    print(f"bench train ({report['device']}, {report['torch_threads']} torch threads, "
-          f"{report['iterations']} timed PPO iterations each)")
+    print(
+        f"bench train ({report['device']}, {report['torch_threads']} torch threads, "
+        f"{report['iterations']} timed PPO iterations each)"
+    )
     print(f"  ppomania:  {report['ppomania_steps_per_s']:>8,.0f} steps/s  {ours}")
     print(f"  reference: {report['reference_steps_per_s']:>8,.0f} steps/s  {reference}")
     print(f"  ratio: {report['ratio']:.2f}x")
@@ -122,13 +132,16 @@ def run_learn_bench(args: argparse.Namespace) -> int:
     report = bench_learn(
         steps=args.steps, evals=args.evals, maps=tuple(args.maps), device=args.device,
         progress=not args.json,
+        overrides={"policy": args.policy, "action_space": args.action_space},
     )  # fmt: skip
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"bench learn: {report['steps']} steps in {report['seconds']:.0f} s "
-          f"({report['steps_per_s']:.0f} steps/s); held-out real maps: "
-          f"{', '.join(report['eval_maps'])}")
+    print(
+        f"bench learn: {report['steps']} steps in {report['seconds']:.0f} s "
+        f"({report['steps_per_s']:.0f} steps/s); held-out real maps: "
+        f"{', '.join(report['eval_maps'])}"
+    )
     print(f"  {'steps':>10}  accuracy")
     for point in report["curve"]:
         print(f"  {point['steps']:>10}  {point['accuracy']:.2f}%")

@@ -52,17 +52,18 @@ def run(args: argparse.Namespace) -> int:
     result = train(config)
     model, codec, geometry = load_model(result.run_dir)
     beatmap = load_beatmap(demo_map)
-    agent, = play_maps([beatmap], model_policy(model, codec), geometry=geometry, rate=True)
-    rand, = play_maps([beatmap], builtin_policy("random", codec.keys, args.seed), rate=True)
+    (agent,) = play_maps([beatmap], model_policy(model, codec), geometry=geometry, rate=True)
+    (rand,) = play_maps([beatmap], builtin_policy("random", codec.keys, args.seed), rate=True)
     replay_dir = Path(result.run_dir) / "replays"
     replay_dir.mkdir(exist_ok=True)
     replay = write_play_replay(agent, replay_dir / f"{beatmap.name} (agent).osr")
     print()
-    print(f"trained {result.timesteps} steps in {result.seconds:.0f} s "
-          f"({result.timesteps / max(result.seconds, 1e-9):.0f} steps/s)")
+    print(
+        f"trained {result.timesteps} steps in {result.seconds:.0f} s "
+        f"({result.timesteps / max(result.seconds, 1e-9):.0f} steps/s)"
+    )
     print(f"real map, never trained on: {beatmap.name}")
-    print(results_table([agent, rand]).replace(beatmap.name[:48], "agent", 1).replace(
-        beatmap.name[:48], "random policy", 1))
+    print(results_table([agent, rand], labels=["agent", "random policy"]))
     print()
     print(f"replay:      {replay}")
     print(f"run folder:  {result.run_dir}")

@@ -14,65 +14,118 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "play",
         help="play live (osu! + tosu/gosumemory, or the stand-in) with a model or autoplay",
         description="Capture the playfield, press keys and read the game state; print the same "
-        "results table as eval, from the game's own final counts.",
+        "results table as eval, from the game's own final counts. The map is the one the game "
+        "state names (found under --songs or the Songs folder the state reports), else --map.",
     )
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--model", help="a run folder or a model .zip")
     who.add_argument("--policy", choices=("autoplay",), help="a built-in policy")
-    parser.add_argument("--map", required=True, help="the .osu being played")
+    parser.add_argument("--map", help="the .osu being played, when the state's map is not found")
+    parser.add_argument("--songs", type=Path, help="the osu! Songs folder (to find the map)")
     parser.add_argument("--episodes", type=int, default=1, help="plays (1)")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument("--port", type=int, default=24050, help="state server port (24050)")
-    parser.add_argument("--area", help="playfield on screen L,T,W,H (default: calibration file)")
+    parser.add_argument(
+        "--area", help="capture area on screen L,T,W,H for the agent's frame (default: calibration)"
+    )
     parser.add_argument(
         "--config", type=Path, help="calibration JSON (~/.config/ppomania/live.json)"
     )
-    parser.add_argument("--control-hz", type=float, default=60.0, help="steps per second (60)")
+    parser.add_argument(
+        "--control-hz", type=float, help="steps per second (default: the model's, else 60)"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        help="game ms from a frame to its keys (default: the model's simulated capture + input "
+        "latency; autoplay: none, keys at once)",
+    )
     parser.set_defaults(func=run)
+
+
+def model_timing(path: str) -> dict[str, float]:
+    """``control_hz`` and ``latency_ms`` a model was trained with (its run config, else the
+    simulator's defaults)."""
+    from ppomania.agent.config import load_toml
+    from ppomania.agent.models import resolve_model_path
+    from ppomania.sim.core import SimConfig
+
+    defaults = SimConfig()
+    values: dict[str, float] = {}
+    config_file = resolve_model_path(path).parent / "config.toml"
+    if config_file.exists():
+        values = load_toml(config_file)
+    capture = values.get("capture_latency_ms", defaults.capture_latency_ms)
+    key = values.get("input_latency_ms", defaults.input_latency_ms)
+    return {
+        "control_hz": float(values.get("control_hz", defaults.control_hz)),
+        "latency_ms": float(capture + key),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     from ppomania.agent.evaluate import PlayResult, results_table
+    from ppomania.env.live_env import LiveAutoplay, LiveManiaEnv
     from ppomania.game.beatmap import BeatmapError, load_beatmap
     from ppomania.game.rules import Mods
     from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
-    from ppomania.live.env import LiveAutoplay, LiveManiaEnv
-    from ppomania.sim.render import CaptureArea, HighwayGeometry
+    from ppomania.sim.render import CaptureArea
 
-    try:
-        beatmap = load_beatmap(args.map)
-    except (OSError, BeatmapError) as exc:
-        raise CliError(str(exc)) from None
-    geometry, codec, model = HighwayGeometry.for_keys(beatmap.keys), None, None
+    beatmap = None
+    if args.map:
+        try:
+            beatmap = load_beatmap(args.map)
+        except (OSError, BeatmapError) as exc:
+            raise CliError(str(exc)) from None
+    geometry, codec, model = None, None, None
+    control_hz, latency_ms = 60.0, None
     if args.model:
+        import torch
+
         from ppomania.agent.models import load_model
 
-        model, codec, geometry = load_model(args.model)
-        if codec.keys != beatmap.keys:
+        torch.set_num_threads(1)  # a tiny network: threads only contend with the game
+        try:
+            model, codec, geometry = load_model(args.model)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        timing = model_timing(args.model)
+        control_hz, latency_ms = timing["control_hz"], timing["latency_ms"]
+        if beatmap is not None and codec.keys != beatmap.keys:
             raise CliError(f"the model plays {codec.keys}K, the map is {beatmap.keys}K")
+    control_hz = args.control_hz or control_hz
+    latency_ms = args.latency_ms if args.latency_ms is not None else latency_ms
     if args.area:
         try:
-            area = CaptureArea(*(int(x) for x in args.area.split(",")))
+            playfield = CaptureArea(*(int(x) for x in args.area.split(",")))
         except (TypeError, ValueError):
             raise CliError(f"--area must be L,T,W,H, got {args.area!r}") from None
     else:
         path = args.config or DEFAULT_CONFIG
         try:
-            area = load_calibration(path).area(geometry)
+            playfield = load_calibration(path)
         except (OSError, ValueError, TypeError) as exc:
             raise CliError(
                 f"no calibration ({exc}); run ppomania calibrate or pass --area"
             ) from None
-    env = LiveManiaEnv(
-        beatmap,
-        area,
-        geometry,
-        action_space=codec.kind if codec else "multibinary",
-        control_hz=args.control_hz,
-        port=args.port,
-    )
+    try:
+        env = LiveManiaEnv(
+            beatmap,
+            playfield,
+            geometry,
+            action_space=codec.kind if codec else "multibinary",
+            control_hz=control_hz,
+            latency_ms=latency_ms,
+            songs=args.songs,
+            port=args.port,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if codec is not None and env.codec.keys != codec.keys:
+        env.close()
+        raise CliError(f"the model plays {codec.keys}K, the map is {env.codec.keys}K")
     policy = LiveAutoplay() if model is None else None
-    plays = []
+    plays, timings = [], []
     try:
         for _ in range(args.episodes):
             obs, info = env.reset()
@@ -82,9 +135,10 @@ def run(args: argparse.Namespace) -> int:
                 obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
             game = env.last_live.state
+            timings.append(info.get("timing"))
             plays.append(
                 PlayResult(
-                    beatmap=beatmap,
+                    beatmap=env.beatmap,
                     mods=Mods.NONE,
                     counts=info["game_counts"],
                     score=int(game.score),
@@ -94,10 +148,13 @@ def run(args: argparse.Namespace) -> int:
                     results=info["results"],
                 )
             )
+    except (TimeoutError, ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from None
     finally:
         env.close()
     if args.json:
-        print(json.dumps([p.as_dict() for p in plays], indent=2))
+        out = [dict(play.as_dict(), timing=t) for play, t in zip(plays, timings)]
+        print(json.dumps(out, indent=2))
     else:
         print(results_table(plays))
     return 0

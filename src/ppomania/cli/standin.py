@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="play a map in the stand-in game (a window plus a tosu/gosumemory state server)",
         description="Play MAP in real time in a window that judges the keyboard with osu!stable "
         "rules and serves the game state like tosu or gosumemory on 127.0.0.1. Keys: the column "
-        "bindings (4K D F J K, 7K S D F Space J K L), ` retry, Esc pause.",
+        "bindings (4K D F J K, 7K S D F Space J K L), ` retry, Esc pause. On start it prints one "
+        "JSON line with the playfield, judgement line and scroll speed (px/ms) in window pixels.",
     )
     parser.add_argument("map", help="an osu!mania .osu file")
     parser.add_argument("--flavor", choices=("tosu", "gosumemory"), default="tosu")
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--auto-retry", action="store_true", help="restart after a fail or the results"
     )
-    parser.add_argument("--scale", type=int, default=6, help="screen pixels per frame pixel (6)")
+    parser.add_argument("--songs", help="the Songs folder to report (default: above the map's)")
     parser.add_argument("--seconds", type=float, help="quit after this long (default: never)")
     parser.add_argument(
         "--kill-server-after",
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         lead_in_ms=args.lead_in_ms,
         auto_retry=args.auto_retry,
-        scale=args.scale,
+        songs_folder=args.songs,
         kill_server_after_s=args.kill_server_after,
         server_down_s=args.server_down,
     )

@@ -110,6 +110,22 @@ class Judge:
         """True once every object is judged."""
         return len(self.results) >= self.beatmap.n_objects
 
+    def current_object(self, column: int) -> int:
+        """Index (in :attr:`beatmap`'s arrays) of the first object of ``column`` not yet judged,
+        or -1 when the column has none left. Everything before it in the column is judged (gone
+        from the screen); a renderer's per-column cursor."""
+        return self._current(column)
+
+    def holding(self, column: int) -> bool:
+        """True while the column's current object is a hold being held: its head (or a re-grab)
+        was taken and the key is still down (a renderer pins its head to the judgement line)."""
+        index = self._current(column)
+        return index >= 0 and self._status[index] in (HELD, REGRABBED)
+
+    def key_down(self, column: int) -> bool:
+        """True while the column's key is down, as far as the judge was told."""
+        return self._key_down[column]
+
     def _current(self, column: int) -> int:
         objects = self._column_objects[column]
         cursor = self._cursor[column]

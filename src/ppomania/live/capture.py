@@ -1,12 +1,15 @@
-"""Screen capture of the game's playfield into the agent's frames, and playfield calibration.
+"""Screen capture of the game's playfield, window lookup and playfield calibration: pure I/O.
 
-:class:`ScreenCapture` grabs only the playfield rectangle with mss and turns it into a frame with
-the
-simulator's :func:`~ppomania.sim.render.preprocess_capture`, into a preallocated buffer.
+:class:`ScreenCapture` grabs one screen rectangle with mss into a preallocated BGRA buffer; turning
+that grab into the agent's frame (the simulator's preprocessing) is the env layer's job (the live
+env), so this module knows nothing of frames or geometries.
+
 :func:`detect_playfield` finds the playfield in a screenshot taken while a map plays: the judgement
-line is the longest horizontal run of line-grey pixels (its ends are the outer column edges), and
-the scroll speed is assumed to keep pixels square (true for the stand-in game; for osu! pass
-``px_per_ms``). Calibrations are saved as JSON (:func:`save_calibration`).
+line is the longest horizontal run of line-grey pixels (its ends are the outer column edges, the
+bottom of its thickest block is where a head's bottom edge sits at the note's time). The scroll
+speed in screen pixels per ms cannot be read from one screenshot: it is given (the stand-in game
+announces its own; for osu! see ``ppomania calibrate --help``). Calibrations are saved as JSON
+(:func:`save_calibration`).
 """
 
 from __future__ import annotations
@@ -19,48 +22,78 @@ from pathlib import Path
 
 import numpy as np
 
-from ppomania.sim.render import LINE, CaptureArea, HighwayGeometry, preprocess_capture
-
 DEFAULT_CONFIG = Path("~/.config/ppomania/live.json").expanduser()
+#: Grey level of the judgement line in the stand-in game (and in the simulator's frames).
+LINE_GRAY = 96
+_BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], dtype=np.float32)  # BT.601
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A screen rectangle in pixels."""
+
+    left: int
+    top: int
+    width: int
+    height: int
 
 
 class ScreenCapture:
-    """Grabs ``area`` (screen pixels) and preprocesses it into ``(H, W)`` frames.
+    """Grabs one screen rectangle into a reused ``(height, width, 4)`` BGRA buffer.
 
-    :param area: the playfield on screen (see :meth:`CaptureArea.from_playfield`).
-    :param geometry: the agent's highway geometry.
+    :param rect: the rectangle on screen (anything with ``left, top, width, height``).
 
     mss handles are per thread: create and use the capture in the same thread.
     """
 
-    def __init__(self, area: CaptureArea, geometry: HighwayGeometry) -> None:
+    def __init__(self, rect: Rect) -> None:
         import mss
 
-        self.area = area
-        self.geometry = geometry
+        self.rect = Rect(int(rect.left), int(rect.top), int(rect.width), int(rect.height))
         self._sct = mss.MSS()
         self._monitor = {
-            "left": area.left,
-            "top": area.top,
-            "width": area.width,
-            "height": area.height,
+            "left": self.rect.left,
+            "top": self.rect.top,
+            "width": self.rect.width,
+            "height": self.rect.height,
         }
-        self._local = CaptureArea(0, 0, area.width, area.height)
-        self.frame = np.zeros(geometry.shape, dtype=np.uint8)
+        #: The last grab, ``(height, width, 4)`` uint8 BGRA; overwritten by every :meth:`grab`.
+        self.image = np.zeros((self.rect.height, self.rect.width, 4), dtype=np.uint8)
 
-    def grab_image(self) -> np.ndarray:
-        """The raw ``(h, w, 4)`` BGRA grab of the area."""
+    def grab(self) -> np.ndarray:
+        """Grab the rectangle into :attr:`image` and return it (the same buffer every time)."""
         shot = self._sct.grab(self._monitor)
-        return np.frombuffer(shot.bgra, dtype=np.uint8).reshape(shot.height, shot.width, 4)
-
-    def grab(self, out: np.ndarray | None = None) -> np.ndarray:
-        """Grab and preprocess one frame into ``out`` (default: :attr:`frame`, reused)."""
-        return preprocess_capture(
-            self.grab_image(), self._local, self.geometry, self.frame if out is None else out
-        )
+        pixels = np.frombuffer(shot.bgra, dtype=np.uint8)
+        self.image.reshape(-1)[...] = pixels
+        return self.image
 
     def close(self) -> None:
         self._sct.close()
+
+    def __enter__(self) -> ScreenCapture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def grab_screen(rect: Rect | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """One BGRA screenshot of ``rect`` (default: all monitors) and its top-left screen position."""
+    import mss
+
+    with mss.MSS() as sct:
+        if rect is None:
+            monitor = sct.monitors[0]
+        else:
+            monitor = {
+                "left": rect.left,
+                "top": rect.top,
+                "width": rect.width,
+                "height": rect.height,
+            }
+        shot = sct.grab(monitor)
+        image = np.frombuffer(shot.bgra, np.uint8).reshape(shot.height, shot.width, 4).copy()
+    return image, (int(monitor["left"]), int(monitor["top"]))
 
 
 def find_window_area(title: str) -> tuple[int, int, int, int] | None:
@@ -89,10 +122,10 @@ def find_window_area(title: str) -> tuple[int, int, int, int] | None:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Where the playfield is on screen.
+    """Where the playfield is on screen, in screen pixels.
 
-    :param left, right: outer edges of the first and last column (screen pixels, right exclusive).
-    :param judgement_y: screen row under the judgement line (a head's bottom edge at its time).
+    :param left, right: outer edges of the first and last column (right exclusive).
+    :param judgement_y: screen row under the judgement line: a head's bottom edge at its time.
     :param px_per_ms: scroll speed in screen pixels per ms.
     :param keys: key count.
     """
@@ -102,12 +135,6 @@ class Calibration:
     judgement_y: float
     px_per_ms: float
     keys: int
-
-    def area(self, geometry: HighwayGeometry) -> CaptureArea:
-        """The capture area for ``geometry``."""
-        return CaptureArea.from_playfield(
-            self.left, self.right, self.judgement_y, self.px_per_ms, geometry
-        )
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:
@@ -124,37 +151,37 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
 def detect_playfield(
     image: np.ndarray,
     keys: int,
-    geometry: HighwayGeometry | None = None,
-    px_per_ms: float | None = None,
+    px_per_ms: float,
+    *,
+    line_gray: int = LINE_GRAY,
     tolerance: int = 24,
     offset: tuple[int, int] = (0, 0),
 ) -> Calibration:
     """Find the playfield in a screenshot (``(h, w, 3|4)`` uint8 BGR(A)) of a map being played.
 
     :param keys: key count.
-    :param geometry: the agent's geometry (for the square-pixel scroll speed); None = for the keys.
-    :param px_per_ms: the game's scroll speed in px/ms; None = square pixels (``width / frame
-        width`` screen pixels per frame row).
-    :param tolerance: grey levels around the line colour counted as line (default 24).
+    :param px_per_ms: the game's scroll speed in screen pixels per ms.
+    :param line_gray: grey level of the judgement line (default the stand-in's, 96).
+    :param tolerance: grey levels around ``line_gray`` counted as line (default 24).
     :param offset: screen position of the image's top-left pixel (default (0, 0)).
     :raises ValueError: when no judgement line of at least ``4 * keys`` pixels is found.
     """
-    geometry = geometry or HighwayGeometry.for_keys(keys)
-    gray = image[..., :3].astype(np.float32) @ np.array([0.114, 0.587, 0.299], dtype=np.float32)
-    line = np.abs(gray - LINE) <= tolerance
+    if not px_per_ms > 0:
+        raise ValueError(f"px_per_ms must be positive, got {px_per_ms}")
+    gray = image[..., :3].astype(np.float32) @ _BGR_TO_GRAY
+    line = np.abs(gray - line_gray) <= tolerance
     runs = [_longest_run(row) for row in line]
     lengths = np.array([length for _, length in runs])
     best = int(lengths.max(initial=0))
     if best < 4 * keys:
         raise ValueError("no judgement line found (is a map playing in the stand-in's colours?)")
-    rows = np.flatnonzero(lengths >= best - 2)
+    rows = set(np.flatnonzero(lengths >= best - 2).tolist())
     # The line's thickest block: consecutive rows with the longest run.
-    block_end = rows[0]
-    while block_end + 1 in set(rows.tolist()):
+    first = min(rows)
+    block_end = first
+    while block_end + 1 in rows:
         block_end += 1
-    start, length = runs[rows[0]]
-    if px_per_ms is None:
-        px_per_ms = length / geometry.width / geometry.ms_per_row
+    start, length = runs[first]
     return Calibration(
         left=start + offset[0],
         right=start + length + offset[0],
@@ -165,6 +192,7 @@ def detect_playfield(
 
 
 def save_calibration(calibration: Calibration, path: Path = DEFAULT_CONFIG) -> Path:
+    """Write ``calibration`` as JSON (parent folders created); return the path."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(calibration), indent=2) + "\n")
@@ -172,17 +200,18 @@ def save_calibration(calibration: Calibration, path: Path = DEFAULT_CONFIG) -> P
 
 
 def load_calibration(path: Path = DEFAULT_CONFIG) -> Calibration:
+    """Read a calibration written by :func:`save_calibration`."""
     data = json.loads(Path(path).expanduser().read_text())
     return Calibration(**data)
 
 
-def draw_area(image: np.ndarray, area: CaptureArea, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """A copy of the BGR(A) ``image`` with ``area`` outlined in red (for a preview)."""
+def draw_rect(image: np.ndarray, rect: Rect, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A copy of the BGR(A) ``image`` with ``rect`` (screen pixels) outlined in red (a preview)."""
     out = image.copy()
     h, w = out.shape[:2]
-    x0, y0 = max(0, area.left - offset[0]), max(0, area.top - offset[1])
-    x1 = min(w - 1, area.left + area.width - 1 - offset[0])
-    y1 = min(h - 1, area.top + area.height - 1 - offset[1])
+    x0, y0 = max(0, rect.left - offset[0]), max(0, rect.top - offset[1])
+    x1 = min(w - 1, rect.left + rect.width - 1 - offset[0])
+    y1 = min(h - 1, rect.top + rect.height - 1 - offset[1])
     red = np.array([0, 0, 255, 255][: out.shape[2]], dtype=np.uint8)
     out[y0, x0 : x1 + 1] = red
     out[y1, x0 : x1 + 1] = red

@@ -1,11 +1,17 @@
 """The stand-in game: a real pygame window that plays a beatmap in real time with the core's rules.
 
-It lets the live backend run end to end without osu!: the window draws the note highway exactly as
-the simulator renders it (the agent's geometry, upscaled by an integer factor, so that
-:func:`~ppomania.sim.render.preprocess_capture` of a screen grab gives the simulator's frame),
-judges
-the keyboard with :class:`~ppomania.game.Judge`, shows judgements, combo, accuracy and HP beside the
-playfield, and publishes a :class:`GameSnapshot` to a :class:`StateServer` every loop iteration.
+It lets the live backend run end to end without osu!: the window draws the note highway in a fixed
+look of its own (:class:`StandinLook`, whatever frame the agent uses), judges the keyboard with
+:class:`~ppomania.game.Judge`, shows judgements, combo, accuracy and HP beside the playfield, and
+publishes a :class:`GameSnapshot` to a :class:`StateServer` every loop iteration.
+
+The look is the simulator's highway drawn at high resolution with continuous (sub-row) note
+positions, in the simulator's palette: black background, a grey judgement line, grey hold bodies,
+white heads. Its proportions are those of the default agent frame (48 rows, line at row 43, heads
+two rows tall, hold bodies one row past the tail) with ``row_px`` screen pixels per row, and its
+pixel edges are placed so that :func:`~ppomania.sim.render.preprocess_capture` into that frame
+samples exactly what :func:`~ppomania.sim.render.render_frames` draws; any other frame (84×84) is
+sampled as from a real game, to within a row at note edges.
 
 Keys (osu!'s defaults): the column bindings (4K ``D F J K``, 7K ``S D F Space J K L``), `````
 (backquote) retries, Esc pauses and resumes. Map time is the monotonic clock since the play started
@@ -14,26 +20,28 @@ the last object the results screen (state 7) shows, and with ``auto_retry`` the 
 ``retry_delay_s`` after a fail or the results.
 
 On start it prints one JSON line ``{"event": "ready", "playfield": [left, top, width, height],
-"window": [width, height], "port": ...}`` (playfield relative to the window) so that a parent
-process knows where to look; at exit one ``{"event": "exit", "held": [...]}`` line.
+"judgement_y": ..., "px_per_ms": ..., "window": [width, height], "port": ..., "keys": ...}``
+(playfield and judgement line relative to the window) so that a parent process knows where to look
+without calibrating; at exit one ``{"event": "exit", "held": [...]}`` line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ppomania.game.beatmap import Beatmap
-from ppomania.game.judge import HELD, REGRABBED, HitResult, Judge
+from ppomania.game.judge import HitResult, Judge
 from ppomania.game.score import GameState, Phase
 from ppomania.game.state_protocol import BeatmapInfo, GameSnapshot
-from ppomania.sim.render import HighwayGeometry, PackedMaps, render_frames
+from ppomania.sim.render import BACKGROUND, BASE_SCROLL_MS, BODY, DEFAULT_SCROLL_SPEED, HEAD, LINE
 from ppomania.standin.server import DEFAULT_PORT, StateServer
 
 #: Column bindings as pygame key names; the same as ``ppomania.live.keys.DEFAULT_BINDINGS``.
@@ -52,6 +60,52 @@ WINDOW_TITLE = "ppomania stand-in"
 MARGIN = 24  # pixels around the playfield
 HUD_WIDTH = 240
 RESULTS_DELAY_MS = 500  # time after the last object's window before the results show
+LINE_PX = 3  # thickness of the drawn judgement line, just above judgement_y
+
+
+@dataclass(frozen=True)
+class StandinLook:
+    """The stand-in's highway on screen: a fixed look, independent of the agent's frame.
+
+    Vertically a grid of ``rows`` rows of ``row_px`` pixels; the judgement line's bottom edge (where
+    a head's bottom edge is at the note's time) is the bottom of row ``judgement_row``; the highway
+    scrolls ``row_px * judgement_row`` pixels in ``scroll_ms``. Heads are ``head_rows`` rows tall,
+    hold bodies reach one row past the tail (the simulator's renderer's proportions). Columns are
+    ``column_px`` wide with ``note_margin_px`` of background on each side of a note.
+
+    Pixel edges: a head whose bottom edge lies at ``y`` (continuous pixels from the top) covers rows
+    ``[floor(y) + 1 - head_px, floor(y) + 1)``, a body from ``ceil(y_tail - row_px)``. With an even
+    ``row_px`` the centre pixel of every grid row is then inside a note exactly when the renderer
+    fills that row at the default geometry, so a capture sampled there reproduces the simulator's
+    frame bit for bit.
+    """
+
+    keys: int
+    rows: int = 48
+    row_px: int = 10
+    judgement_row: int = 43
+    head_rows: int = 2
+    column_px: int = 60
+    note_margin_px: int = 3
+    scroll_ms: float = BASE_SCROLL_MS / DEFAULT_SCROLL_SPEED
+
+    @property
+    def width(self) -> int:
+        return self.keys * self.column_px
+
+    @property
+    def height(self) -> int:
+        return self.rows * self.row_px
+
+    @property
+    def judgement_y(self) -> int:
+        """Playfield row under the judgement line (a head's bottom edge at its time)."""
+        return (self.judgement_row + 1) * self.row_px
+
+    @property
+    def px_per_ms(self) -> float:
+        """Scroll speed in screen pixels per ms."""
+        return self.row_px * self.judgement_row / self.scroll_ms
 
 
 @dataclass
@@ -63,12 +117,13 @@ class StandinConfig:
     :param lead_in_ms: map time runs from ``-lead_in_ms`` at play start (default 2000).
     :param auto_retry: restart ``retry_delay_s`` after a fail or the results (default False).
     :param retry_delay_s: see ``auto_retry`` (default 1.5).
-    :param scale: screen pixels per frame pixel (default 6: a 4K 84×84 frame is 504×504).
-    :param geometry: the agent's highway geometry; None = ``HighwayGeometry.for_keys(keys)``.
+    :param look: the highway's look; None = ``StandinLook(keys)``.
     :param bindings: pygame key names per column; None = :data:`DEFAULT_BINDINGS`.
     :param fps: drawing rate (default 120); input is polled about every millisecond.
     :param kill_server_after_s: stop the state server this long after start (None = never)…
     :param server_down_s: …and start it again this long after (default 2).
+    :param songs_folder: the Songs folder the state server reports; None = the folder above the
+        map's folder (as if the map sat in a Songs folder there).
     """
 
     flavor: str = "tosu"
@@ -76,12 +131,26 @@ class StandinConfig:
     lead_in_ms: float = 2000.0
     auto_retry: bool = False
     retry_delay_s: float = 1.5
-    scale: int = 6
-    geometry: HighwayGeometry | None = None
+    look: StandinLook | None = None
     bindings: tuple[str, ...] | None = None
     fps: float = 120.0
     kill_server_after_s: float | None = None
     server_down_s: float = 2.0
+    songs_folder: str | None = None
+
+
+@dataclass
+class _Columns:
+    """Per-column object lists of a beatmap, in time order (beatmap indices)."""
+
+    objects: list[list[int]]
+    position: dict[int, int] = field(default_factory=dict)  # beatmap index -> index in its column
+
+    @classmethod
+    def of(cls, beatmap: Beatmap) -> _Columns:
+        objects = [beatmap.column_objects(c).tolist() for c in range(beatmap.keys)]
+        position = {index: i for column in objects for i, index in enumerate(column)}
+        return cls(objects, position)
 
 
 class StandinGame:
@@ -94,24 +163,28 @@ class StandinGame:
     def __init__(self, beatmap: Beatmap, config: StandinConfig | None = None) -> None:
         self.beatmap = beatmap
         self.config = config = config or StandinConfig()
-        self.geometry = config.geometry or HighwayGeometry.for_keys(beatmap.keys)
+        self.look = config.look or StandinLook(beatmap.keys)
+        if self.look.keys != beatmap.keys:
+            raise ValueError(f"the look has {self.look.keys} columns, the map {beatmap.keys}")
         bindings = config.bindings or DEFAULT_BINDINGS.get(beatmap.keys)
         if bindings is None or len(bindings) != beatmap.keys:
             raise ValueError(f"no bindings for {beatmap.keys} keys; pass {beatmap.keys} key names")
         self.bindings = tuple(bindings)
         self.info = BeatmapInfo.from_beatmap(beatmap)
+        songs = config.songs_folder
+        if songs is None:
+            songs = os.path.dirname(os.path.dirname(os.path.abspath(beatmap.path or "")))
+        self.songs_folder = songs if beatmap.path or config.songs_folder else ""
         self.server = StateServer(config.flavor, config.port)
-        self.packed = PackedMaps([beatmap])
-        height, width = self.geometry.shape
-        s = config.scale
+        look = self.look
         #: Playfield rectangle in window coordinates: ``(left, top, width, height)``.
-        self.playfield = (MARGIN, MARGIN, width * s, height * s)
-        self.window_size = (2 * MARGIN + width * s + HUD_WIDTH, 2 * MARGIN + height * s)
+        self.playfield = (MARGIN, MARGIN, look.width, look.height)
+        self.window_size = (2 * MARGIN + look.width + HUD_WIDTH, 2 * MARGIN + look.height)
         self._end_ms = float(beatmap.ends.max(initial=0)) if beatmap.n_objects else 0.0
-        self._frame = np.zeros((1, height, width), dtype=np.uint8)
-        self._map_ids = np.zeros(1, dtype=np.int64)
-        self._times = np.zeros(1, dtype=np.float64)
-        self._col_begin = self.packed.col_begin[0, :-1]
+        self._columns = _Columns.of(beatmap)
+        self._starts = beatmap.starts.tolist()
+        self._ends = beatmap.ends.tolist()
+        self._image = np.zeros((look.height, look.width), dtype=np.uint8)
         self.held = [False] * beatmap.keys
         self.retries = 0
         self._start_s = 0.0
@@ -135,6 +208,11 @@ class StandinGame:
             return self._frozen_ms
         return 1000.0 * (now - self._play_start) - self.config.lead_in_ms
 
+    def freeze_at(self, time_ms: float, phase: Phase = Phase.PAUSED) -> None:
+        """Show the play frozen at ``time_ms`` (for tests: the picture of a paused game)."""
+        self._frozen_ms = float(time_ms)
+        self.phase = phase
+
     def key(self, column: int, down: bool, now: float) -> None:
         """A column key went down or up at ``now``; judged only while playing."""
         if self.held[column] == down:
@@ -142,7 +220,7 @@ class StandinGame:
         self.held[column] = down
         if self.phase != Phase.PLAYING:
             return
-        t = self.map_time_ms(now)
+        t = round(self.map_time_ms(now))  # osu! judges at the integer audio time
         results = self.judge.press(t, column) if down else self.judge.release(t, column)
         self._record(results, from_input=True)
 
@@ -151,11 +229,11 @@ class StandinGame:
         self.new_play(now)
         for column, down in enumerate(self.held):
             if down:  # a key held through the retry counts as pressed at the start
-                self.judge.press(self.map_time_ms(now), column)
+                self.judge.press(round(self.map_time_ms(now)), column)
 
     def toggle_pause(self, now: float) -> None:
         if self.phase == Phase.PLAYING:
-            self._frozen_ms = self.map_time_ms(now)
+            self._frozen_ms = float(round(self.map_time_ms(now)))
             self.phase = Phase.PAUSED
         elif self.phase == Phase.PAUSED:
             frozen = self._frozen_ms or 0.0
@@ -180,7 +258,7 @@ class StandinGame:
             self.retry(now)
 
     def _freeze(self, phase: Phase, now: float) -> None:
-        self._frozen_ms = self.map_time_ms(now)
+        self._frozen_ms = float(round(self.map_time_ms(now)))
         self.phase = phase
         self._phase_since = now
 
@@ -200,23 +278,63 @@ class StandinGame:
         return state
 
     def snapshot(self, now: float) -> GameSnapshot:
-        return GameSnapshot(state=self.state(now), beatmap=self.info, hit_errors=self.hit_errors)
+        return GameSnapshot(
+            state=self.state(now),
+            beatmap=self.info,
+            hit_errors=self.hit_errors,
+            songs_folder=self.songs_folder,
+        )
 
     def render(self, now: float) -> np.ndarray:
-        """The ``(H, W)`` highway frame at ``now``, as the simulator renders it."""
-        judge = self.judge
-        cursor = self._col_begin + np.asarray(judge._cursor, dtype=np.int64)
-        held = np.zeros((1, self.beatmap.keys), dtype=np.bool_)
-        for column in range(self.beatmap.keys):
-            index = judge._current(column)
-            held[0, column] = index >= 0 and judge._status[index] in (HELD, REGRABBED)
-        self._times[0] = self.map_time_ms(now)
-        render_frames(
-            self._frame, self._times, self._map_ids, cursor[None], held, self.packed, self.geometry
-        )
-        return self._frame[0]
+        """The playfield's ``(height, width)`` grey picture at ``now`` (a reused buffer)."""
+        look, judge = self.look, self.judge
+        image = self._image
+        image[...] = BACKGROUND
+        y_line = look.judgement_y
+        image[y_line - LINE_PX : y_line] = LINE
+        t = self.map_time_ms(now)
+        p = look.px_per_ms
+        head_px = look.head_rows * look.row_px
+        starts, ends = self._starts, self._ends
+        for column, objects in enumerate(self._columns.objects):
+            current = judge.current_object(column)
+            if current < 0:
+                continue
+            first = self._columns.position[current]
+            x0 = column * look.column_px + look.note_margin_px
+            x1 = (column + 1) * look.column_px - look.note_margin_px
+            holding = judge.holding(column)
+            for i in range(first, len(objects)):
+                index = objects[i]
+                start, end = starts[index], ends[index]
+                y_head = y_line - (start - t) * p  # continuous bottom edge of the head
+                if y_head < 0:
+                    break  # above the top, and so is every later object of the column
+                if i == first and holding and t >= start:
+                    if t >= end:
+                        continue  # held past its tail: nothing left to draw
+                    y_head = float(y_line)  # pinned to the line while held
+                bottom = math.floor(y_head) + 1
+                if end > start:
+                    y_tail = y_line - (end - t) * p
+                    top = max(0, math.ceil(y_tail - look.row_px))
+                    image[top : max(top, bottom - head_px), x0:x1] = BODY
+                image[max(0, bottom - head_px) : max(0, bottom), x0:x1] = HEAD
+        return image
 
     # --- window --------------------------------------------------------------------------------
+
+    def ready_line(self) -> dict:
+        """The ``ready`` event: where the playfield is in the window and how fast it scrolls."""
+        return {
+            "event": "ready",
+            "playfield": list(self.playfield),
+            "judgement_y": self.playfield[1] + self.look.judgement_y,
+            "px_per_ms": self.look.px_per_ms,
+            "window": list(self.window_size),
+            "port": self.server.port,
+            "keys": self.beatmap.keys,
+        }
 
     def run(self, seconds: float | None = None) -> None:
         """Open the window and play until it is closed, SIGTERM, or ``seconds`` have passed."""
@@ -229,25 +347,13 @@ class StandinGame:
         pygame.display.set_caption(WINDOW_TITLE)
         font = pygame.font.Font(None, 26)
         codes = {pygame.key.key_code(name): c for c, name in enumerate(self.bindings)}
-        height, width = self.geometry.shape
-        small = pygame.Surface((width, height), depth=24)
-        big = pygame.Surface(self.playfield[2:], depth=24)
+        field_surface = pygame.Surface(self.playfield[2:], depth=8)
+        field_surface.set_palette([(v, v, v) for v in range(256)])
         self.server.start()
         start = self._start_s = time.monotonic()
         down_at = self.config.kill_server_after_s
         up_at: float | None = None
-        print(
-            json.dumps(
-                {
-                    "event": "ready",
-                    "playfield": list(self.playfield),
-                    "window": list(self.window_size),
-                    "port": self.server.port,
-                    "keys": self.beatmap.keys,
-                }
-            ),
-            flush=True,
-        )
+        print(json.dumps(self.ready_line()), flush=True)
         period = 1.0 / self.config.fps
         next_draw = start
         running = True
@@ -276,7 +382,7 @@ class StandinGame:
                     up_at = None
                 self.server.update(self.snapshot(now))
                 if now >= next_draw:
-                    self._draw(pygame, screen, small, big, font, now)
+                    self._draw(pygame, screen, field_surface, font, now)
                     next_draw = max(next_draw + period, now)
                 time.sleep(max(0.0, min(0.001, next_draw - time.monotonic())))
         finally:
@@ -284,13 +390,11 @@ class StandinGame:
             pygame.quit()
             print(json.dumps({"event": "exit", "held": self.held}), flush=True)
 
-    def _draw(self, pygame, screen, small, big, font, now: float) -> None:
-        frame = self.render(now)
-        pygame.surfarray.blit_array(small, np.repeat(frame.T[:, :, None], 3, axis=2))
-        pygame.transform.scale(small, big.get_size(), big)
+    def _draw(self, pygame, screen, field_surface, font, now: float) -> None:
+        pygame.surfarray.blit_array(field_surface, self.render(now).T)
         screen.fill((0, 0, 0))
         left, top, width, height = self.playfield
-        screen.blit(big, (left, top))
+        screen.blit(field_surface, (left, top))
         pygame.draw.rect(screen, (60, 60, 90), (left - 2, top - 2, width + 4, height + 4), 1)
         x = left + width + MARGIN
         state = self.judge.state

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ppomania.cli.verify_replay import verify
-from ppomania.game import Judgement, Phase, KeyEvent, Mods, accuracy, judge_play, load_beatmap
+from ppomania.game import Judgement, KeyEvent, Mods, Phase, accuracy, judge_play, load_beatmap
 from ppomania.game.replay import (
     Replay,
     ReplayError,

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from ppomania.agent.evaluate import builtin_policy, play_maps
+from ppomania.agent.models import model_codec, model_geometry, resolve_model_path
 from ppomania.agent.policy import HighwayCNN
-from ppomania.agent.watch import model_codec, model_geometry, resolve_model_path
 from ppomania.agent.window import (
     BAR_EMPTY,
     HELD_OFF,
@@ -173,7 +173,7 @@ def test_updates_faster_than_fps_only_store_the_data():
         window.close()
 
 
-def test_escape_closes_the_window():
+def test_escape_closes_the_window(tmp_path):
     import pygame
 
     obs = np.zeros((4, *GEOMETRY.shape), dtype=np.uint8)
@@ -184,6 +184,7 @@ def test_escape_closes_the_window():
     assert not _update(window, obs, None, np.zeros(4, dtype=bool))
     assert window.closed
     window.close()  # idempotent
+    assert window.screenshot(tmp_path / "after.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("action_space", ["multibinary", "discrete"])
@@ -282,7 +283,7 @@ def test_model_geometry_and_codec(tiny_model):
     assert model_codec(tiny_model, 4).kind == "multibinary"
     with pytest.raises(ValueError, match="3K"):
         model_geometry(tiny_model, 3)
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(ValueError, match="plays 4K"):
         model_codec(tiny_model, 2)
 
 

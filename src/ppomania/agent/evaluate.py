@@ -8,6 +8,7 @@ events the policy produced are judged again by the game core's reference judge: 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ class PlayResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` object: map, counts, accuracy (percent), score, max combo, grade, stars, pp."""
-        result: dict[str, Any] = {"map": self.beatmap.path or self.beatmap.name}
+        result: dict[str, Any] = {"map": self.beatmap.path or self.beatmap.display_name}
         result.update({label: int(n) for label, n in zip(JUDGEMENT_LABELS, self.counts)})
         result.update(
             accuracy=round(100 * self.accuracy, 4),
@@ -211,6 +212,13 @@ def write_play_replay(play: PlayResult, path: str | Path, player: str = "ppomani
     return write_replay(replay, path)
 
 
+def sanitize_name(name: str) -> str:
+    """A file-name stem from a map name: runs of other characters than ``[A-Za-z0-9._-]`` become
+    ``_`` (at most 80 characters; ``"map"`` if nothing is left)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:80]
+    return stem or "map"
+
+
 def results_table(plays: Sequence[PlayResult], labels: Sequence[str] | None = None) -> str:
     """A plain-text table, one row per play; ``labels`` name the rows (default: the map names)."""
     header = ["map" if labels is None else "", *JUDGEMENT_LABELS]
@@ -219,10 +227,8 @@ def results_table(plays: Sequence[PlayResult], labels: Sequence[str] | None = No
     for index, play in enumerate(plays):
         if labels is not None:
             name = labels[index]
-        elif play.beatmap.title:
-            name = play.beatmap.name[:48]
         else:
-            name = Path(play.beatmap.path or "?").name
+            name = play.beatmap.display_name[:48]
         row = [name + (" (failed)" if play.failed else "")]
         row += [str(int(n)) for n in play.counts]
         row += [f"{100 * play.accuracy:.2f}", str(play.score), str(play.max_combo), play.grade]

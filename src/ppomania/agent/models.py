@@ -1,61 +1,98 @@
-"""Loading trained models: a run folder or a ``.zip``, with the geometry and action codec they need."""
+"""Loading trained models (a run folder or a ``.zip``) with the geometry and codec they need."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
-from stable_baselines3 import PPO
+import numpy as np
 
-from ppomania.env.spaces import ActionCodec
+from ppomania.env.spaces import N_STACK, ActionCodec
 from ppomania.sim.render import HighwayGeometry
 
 
 def resolve_model_path(path: str | Path) -> Path:
-    """A ``.zip`` as is; a run folder's ``best_model.zip``, else ``final_model.zip``, else its
-    newest checkpoint."""
+    """The model file of ``path``: a ``.zip`` itself, or in a run folder ``best_model.zip``, else
+    ``final_model.zip``, else the newest ``checkpoints/*.zip``.
+
+    :raises FileNotFoundError: when there is none.
+    """
     path = Path(path)
     if path.is_file():
         return path
-    if path.is_dir():
-        for name in ("best_model.zip", "final_model.zip"):
-            if (path / name).is_file():
-                return path / name
-        checkpoints = sorted((path / "checkpoints").glob("*.zip"))
-        if checkpoints:
-            return checkpoints[-1]
-    raise FileNotFoundError(f"{path}: no model (.zip or run folder with a model)")
+    if not path.is_dir():
+        if path.suffix != ".zip" and path.with_suffix(".zip").is_file():
+            return path.with_suffix(".zip")  # SB3 adds .zip on save, so people leave it off
+        raise FileNotFoundError(f"{path}: no such model file or run folder")
+    for name in ("best_model.zip", "final_model.zip"):
+        if (path / name).is_file():
+            return path / name
+    checkpoints = sorted(
+        (path / "checkpoints").glob("*.zip"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    if checkpoints:
+        return checkpoints[-1]
+    raise FileNotFoundError(
+        f"{path}: no best_model.zip, final_model.zip or checkpoints/*.zip in this run folder"
+    )
 
 
-def geometry_of(model: PPO, keys: int, scroll_speed: float | None = None) -> HighwayGeometry:
-    """The highway geometry a model was trained on, from its observation shape and run config."""
-    _, height, width = model.observation_space.shape
+def model_codec(model: Any, keys: int | None = None) -> ActionCodec:
+    """The action codec of a model with ``MultiBinary(K)`` or ``Discrete(2**K)`` actions.
+
+    :raises ValueError: for another action space, or another key count than ``keys``.
+    """
+    space = model.action_space
+    if isinstance(space, gym.spaces.MultiBinary):
+        codec = ActionCodec(int(np.prod(space.shape)), "multibinary")
+    elif isinstance(space, gym.spaces.Discrete) and int(space.n) & (int(space.n) - 1) == 0:
+        codec = ActionCodec(int(space.n).bit_length() - 1, "discrete")
+    else:
+        raise ValueError(f"the model's actions {space} are no ppomania key actions")
+    if keys is not None and codec.keys != keys:
+        raise ValueError(f"the model plays {codec.keys}K, the map is {keys}K")
+    return codec
+
+
+def model_geometry(model: Any, keys: int, scroll_speed: float | None = None) -> HighwayGeometry:
+    """The highway geometry a model was trained on: ``HighwayGeometry.for_keys`` at the model's
+    frame size and scroll speed (default: the default scroll speed).
+
+    :raises ValueError: when the model's observations are no ``(4, H, W)`` highway of ``keys``.
+    """
+    shape = tuple(model.observation_space.shape)
+    if len(shape) != 3 or shape[0] != N_STACK:
+        raise ValueError(f"the model's observations are {shape}, not ({N_STACK}, H, W) frames")
+    height, width = shape[1:]
     kwargs = {} if scroll_speed is None else {"scroll_speed": scroll_speed}
-    geometry = HighwayGeometry.for_keys(keys, height, width, **kwargs)
+    geometry = HighwayGeometry.for_keys(keys, height=height, width=width, **kwargs)
     if geometry.shape != (height, width):
-        raise ValueError(f"cannot rebuild a {keys}K geometry of shape {(height, width)}")
+        raise ValueError(
+            f"the model sees {height}x{width} frames, which a {keys}K highway cannot fill "
+            f"({width} is not a multiple of {keys} columns): wrong key count?"
+        )
     return geometry
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[PPO, ActionCodec, HighwayGeometry]:
-    """Load a PPO model; return it with its action codec and observation geometry."""
+def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, ActionCodec, HighwayGeometry]:
+    """Load a PPO model from a ``.zip`` or a run folder; return it with its action codec and
+    observation geometry (the scroll speed from the run's ``config.toml`` when there is one).
+
+    :raises FileNotFoundError: no model there. :raises ValueError: not a ppomania model.
+    """
+    from stable_baselines3 import PPO  # late: loading torch is slow and only models need it
+
     model_path = resolve_model_path(path)
     try:
         model = PPO.load(model_path, device=device)
-    except Exception as exc:  # noqa: BLE001 - SB3 raises many types for a bad zip
+    except Exception as exc:  # SB3 raises many types for a bad zip
         raise ValueError(f"{model_path}: not a ppomania model ({exc})") from None
-    space = model.action_space
-    if isinstance(space, gym.spaces.Discrete):
-        codec = ActionCodec(int(space.n).bit_length() - 1, "discrete")
-    elif isinstance(space, gym.spaces.MultiBinary):
-        codec = ActionCodec(int(space.n), "multibinary")
-    else:
-        raise ValueError(f"{model_path}: unexpected action space {space}")
-    keys = codec.keys
+    codec = model_codec(model)
     scroll_speed = None
     config_file = model_path.parent / "config.toml"
     if config_file.exists():
         from ppomania.agent.config import load_toml
 
         scroll_speed = load_toml(config_file).get("scroll_speed")
-    return model, codec, geometry_of(model, keys, scroll_speed)
+    return model, codec, model_geometry(model, codec.keys, scroll_speed)

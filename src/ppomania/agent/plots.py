@@ -3,7 +3,6 @@ with the judgement counts, and a run's learning curves from its TensorBoard even
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ppomania.agent.evaluate import PlayResult
+from ppomania.agent.evaluate import PlayResult, sanitize_name
 from ppomania.agent.window import JUDGEMENT_COLOURS
 from ppomania.game.rules import JUDGEMENT_LABELS, HitWindows, Judgement, hit_windows
 
@@ -53,7 +52,7 @@ def _bands(w: HitWindows) -> list[tuple[Judgement, float, float]]:
 
 
 def _title(play: PlayResult) -> str:
-    return f"{play.beatmap.name}  +{play.mods.acronyms}  {100 * play.accuracy:.2f}% {play.grade}"
+    return f"{play.beatmap.display_name}  +{play.mods.acronyms}  {100 * play.accuracy:.2f}% {play.grade}"
 
 
 def _hit_errors(play: PlayResult) -> np.ndarray:
@@ -148,13 +147,6 @@ def plot_judgement_histogram(play: PlayResult, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def sanitize_name(name: str) -> str:
-    """A file-name stem from a map name: runs of other characters than ``[A-Za-z0-9._-]`` become
-    ``_`` (at most 80 characters; ``"map"`` if nothing is left)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:80]
-    return stem or "map"
-
-
 def write_eval_plots(plays: Sequence[PlayResult], out_dir: str | Path) -> list[Path]:
     """Write ``<map>_hit_errors.png`` and ``<map>_histogram.png`` for every play into ``out_dir``
     (created; ``-2``, ``-3``… added to repeated map names). Returns the paths written."""
@@ -162,7 +154,7 @@ def write_eval_plots(plays: Sequence[PlayResult], out_dir: str | Path) -> list[P
     written: list[Path] = []
     seen: dict[str, int] = {}
     for play in plays:
-        stem = sanitize_name(play.beatmap.name)
+        stem = sanitize_name(play.beatmap.display_name)
         seen[stem] = seen.get(stem, 0) + 1
         if seen[stem] > 1:
             stem = f"{stem}-{seen[stem]}"

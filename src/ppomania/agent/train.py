@@ -185,6 +185,8 @@ class TrainingCallback(BaseCallback):
         self._steps_at_rollout = 0
         self._bar: Any = None
         self._window: Any = None
+        self._feed: Any = None
+        self._meter: Any = None
         self.plays: list[dict[str, Any]] = []
         #: ``(timesteps, mean accuracy)`` of every evaluation.
         self.history: list[tuple[int, float]] = []
@@ -211,11 +213,15 @@ class TrainingCallback(BaseCallback):
                 mininterval=1.0,
             )
         if self.config.show:
-            from ppomania.agent.window import VisualizationWindow
+            from ppomania.agent.window import JudgementFeed, RateMeter, VisualizationWindow
 
+            sim = self.mania_env.sim
+            # 10 fps: a real X window's flip costs milliseconds on a CPU-only machine.
             self._window = VisualizationWindow(
-                self.mania_env.keys, self.mania_env.sim.geometry.shape
+                self.mania_env.keys, sim.geometry.shape, title="ppomania train", fps=10
             )
+            self._feed = JudgementFeed(sim)
+            self._meter = RateMeter()
 
     def _on_rollout_start(self) -> None:
         now = time.perf_counter()
@@ -257,7 +263,8 @@ class TrainingCallback(BaseCallback):
             self._bar.set_postfix(postfix, refresh=False)
             self._bar.update(0)
         if self._window is not None and not self._update_window():
-            return False
+            self._window.close()
+            self._window = None  # closed by the user: training goes on without it
         if self.num_timesteps >= self._next_checkpoint:
             self._next_checkpoint += self.config.checkpoint_every
             self.save_checkpoint()
@@ -267,23 +274,27 @@ class TrainingCallback(BaseCallback):
         return self._deadline is None or time.monotonic() < self._deadline
 
     def _update_window(self) -> bool:
+        """Feed the window env 0's step; the costly parts only when it is about to draw."""
         from ppomania.agent.window import policy_outputs
 
         env = self.mania_env
+        rate = self._meter.tick(env.num_envs)
         obs = self.locals["new_obs"][0]
+        if not self._window.ready():
+            return True
+        self._feed.poll()
         probs, value = policy_outputs(self.model, obs)
-        held = env.sim.state.key_down[0]
         rewards = self.locals.get("rewards")
         return self._window.update(
-            frame_stack=obs,
-            key_probs=probs,
-            held=held,
-            value=value,
-            state=env.sim.game_state(0),
-            judgements=[],
-            reward=float(rewards[0]) if rewards is not None else 0.0,
-            episode_reward=float(env.episode_rewards[0]),
-            steps_per_s=steps_per_s(self.model),
+            obs,
+            probs,
+            env.sim.state.key_down[0],
+            value,
+            env.sim.game_state(0),
+            list(self._feed.recent),
+            float(rewards[0]) if rewards is not None else 0.0,
+            float(env.episode_rewards[0]),
+            rate,
         )
 
     def save_checkpoint(self) -> Path:

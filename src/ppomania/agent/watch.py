@@ -5,16 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from ppomania.agent.evaluate import PlayResult, Policy, play_maps
 from ppomania.agent.window import JudgementFeed, RateMeter, VisualizationWindow
 from ppomania.env.reward import RewardConfig
-from ppomania.env.spaces import N_STACK, ActionCodec, default_geometry
+from ppomania.env.spaces import default_geometry
 from ppomania.game.beatmap import Beatmap
 from ppomania.game.score import GameState
 from ppomania.sim.core import BatchedSim, SimConfig
@@ -149,68 +146,3 @@ def watch(
         draw_fps=window.draw_fps,
         draw_ms=1000 * window.draw_seconds / max(1, window.draw_count),
     )
-
-
-def resolve_model_path(path: str | Path) -> Path:
-    """The model file of ``path``: a ``.zip`` itself, or in a run folder ``best_model.zip``, else
-    ``final_model.zip``, else the newest ``checkpoints/*.zip``.
-
-    :raises FileNotFoundError: when there is none.
-    """
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        if path.suffix != ".zip" and path.with_suffix(".zip").is_file():
-            return path.with_suffix(".zip")  # SB3 adds .zip on save, so people leave it off
-        raise FileNotFoundError(f"{path}: no such model file or run folder")
-    for name in ("best_model.zip", "final_model.zip"):
-        if (path / name).is_file():
-            return path / name
-    checkpoints = sorted(
-        (path / "checkpoints").glob("*.zip"), key=lambda p: (p.stat().st_mtime, p.name)
-    )
-    if checkpoints:
-        return checkpoints[-1]
-    raise FileNotFoundError(
-        f"{path}: no best_model.zip, final_model.zip or checkpoints/*.zip in this run folder"
-    )
-
-
-def load_model(path: str | Path) -> Any:
-    """Load a PPO model on the CPU from a ``.zip`` or a run folder (:func:`resolve_model_path`)."""
-    from stable_baselines3 import PPO  # late: loading torch is slow and only models need it
-
-    return PPO.load(resolve_model_path(path), device="cpu")
-
-
-def model_geometry(model: Any, keys: int) -> HighwayGeometry:
-    """The highway geometry a model was trained on: ``HighwayGeometry.for_keys`` at the model's
-    frame size (default scroll speed).
-
-    :raises ValueError: when the model's observations are no ``(4, H, W)`` highway of ``keys``.
-    """
-    shape = tuple(model.observation_space.shape)
-    if len(shape) != 3 or shape[0] != N_STACK:
-        raise ValueError(f"the model's observations are {shape}, not ({N_STACK}, H, W) frames")
-    height, width = shape[1:]
-    geometry = HighwayGeometry.for_keys(keys, height=height, width=width)
-    if geometry.shape != (height, width):
-        raise ValueError(
-            f"the model sees {height}x{width} frames, which a {keys}K highway cannot fill "
-            f"({width} is not a multiple of {keys} columns): wrong key count?"
-        )
-    return geometry
-
-
-def model_codec(model: Any, keys: int) -> ActionCodec:
-    """The action codec of a model with ``MultiBinary(keys)`` or ``Discrete(2**keys)`` actions.
-
-    :raises ValueError: when the model plays another key count.
-    """
-    space = model.action_space
-    if isinstance(space, gym.spaces.MultiBinary) and int(np.prod(space.shape)) == keys:
-        return ActionCodec(keys, "multibinary")
-    if isinstance(space, gym.spaces.Discrete) and int(space.n) == 2**keys:
-        return ActionCodec(keys, "discrete")
-    raise ValueError(f"the model's actions {space} do not fit a {keys}K map")

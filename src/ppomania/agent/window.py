@@ -79,8 +79,6 @@ class Layout:
     held_boxes: tuple[pygame.Rect, ...]
     stats_origin: tuple[int, int]
     judgements_origin: tuple[int, int]
-    #: The regions redrawn at every draw (the rest is static).
-    dynamic: tuple[pygame.Rect, ...]
 
 
 def make_layout(keys: int, frame_shape: tuple[int, int], n_frames: int = 4) -> Layout:
@@ -109,13 +107,6 @@ def make_layout(keys: int, frame_shape: tuple[int, int], n_frames: int = 4) -> L
     window_w = max(frames_w, judgements_x + 260)
     panel_h = max(held_top + bar_w + _LABEL_H, panel_top + 14 * _LINE_H) - panel_top
     window_h = panel_top + panel_h + _MARGIN
-    keys_rect = prob_bars[0].unionall([*prob_bars, *held_boxes])
-    dynamic = (
-        frames[0].unionall(frames),
-        keys_rect,
-        pygame.Rect(stats_x, panel_top, judgements_x - stats_x, panel_h),
-        pygame.Rect(judgements_x, panel_top, 260, (_N_JUDGEMENTS + 1) * _LINE_H),
-    )
     return Layout(
         size=(window_w, window_h),
         scale=scale,
@@ -124,7 +115,6 @@ def make_layout(keys: int, frame_shape: tuple[int, int], n_frames: int = 4) -> L
         held_boxes=held_boxes,
         stats_origin=(stats_x, panel_top),
         judgements_origin=(judgements_x, panel_top),
-        dynamic=dynamic,
     )
 
 
@@ -209,7 +199,8 @@ class VisualizationWindow:
         self._held = {True: _solid(box, HELD_ON), False: _solid(box, HELD_OFF)}
         self._background = self._static_background()
         self._screen.blit(self._background, (0, 0))
-        self._whole_window = True  # the next draw sends the whole window, not just what changed
+        top = self.layout.frames[0].bottom
+        self._panels = pygame.Rect(0, top, self.layout.size[0], self.layout.size[1] - top)
         self._data: _Data | None = None
         self._drawn = True
         self._open = True
@@ -290,8 +281,9 @@ class VisualizationWindow:
         return not self._open
 
     def close(self) -> None:
-        """Close the window (idempotent)."""
+        """Close the window (idempotent); :meth:`screenshot` still saves the last frame drawn."""
         if self._open and not self.headless:
+            self._screen = self._screen.copy()  # the display's surface dies with the display
             pygame.display.quit()
         self._open = False
 
@@ -335,17 +327,14 @@ class VisualizationWindow:
                 return
         data = self._data
         assert data is not None
-        dynamic = self.layout.dynamic
-        for rect in dynamic[1:]:  # the frames cover theirs
-            self._screen.blit(self._background, rect, rect)
+        # The frames cover their part of the background; only the panels need restoring.
+        self._screen.blit(self._background, self._panels, self._panels)
         self._draw_frames(data.frame_stack)
         self._draw_keys(data.key_probs, data.held)
         self._draw_stats(data)
         self._draw_judgements(data.judgements)
         if not self.headless:
-            # Sending only what changed halves the cost of a draw on X11 (it scales with pixels).
-            pygame.display.update(None if self._whole_window else list(dynamic))
-            self._whole_window = False
+            pygame.display.flip()
         self._drawn = True
         end = time.perf_counter()
         self.draw_count += 1
@@ -365,8 +354,6 @@ class VisualizationWindow:
             ):
                 self.close()
                 return
-            if event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
-                self._whole_window = True
 
     def _text(self, text: str, colour: tuple[int, int, int], small: bool = False) -> pygame.Surface:
         key = (text, colour, small)

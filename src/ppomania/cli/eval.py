@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 from ppomania.cli import CliError
@@ -40,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         model_policy,
         play_maps,
         results_table,
+        sanitize_name,
         write_play_replay,
     )
     from ppomania.agent.models import load_model
@@ -72,17 +72,15 @@ def run(args: argparse.Namespace) -> int:
         if len(keys) > 1:
             raise CliError(f"maps of several key counts {sorted(keys)}: evaluate one at a time")
         policy = builtin_policy(args.policy or "autoplay", keys.pop(), args.seed)
-    on_step = None
+    config = SimConfig(mods=mods)
     if args.show:
-        from ppomania.agent.window import window_step_callback
-
-        on_step = window_step_callback(beatmaps[0].keys, model if args.model else None)
-    plays = play_maps(beatmaps, policy, SimConfig(mods=mods), geometry, rate=True, on_step=on_step)
+        plays = _play_shown(beatmaps, policy, config, geometry, model if args.model else None)
+    else:
+        plays = play_maps(beatmaps, policy, config, geometry, rate=True)
     if args.replay_dir:
         args.replay_dir.mkdir(parents=True, exist_ok=True)
         for play in plays:
-            title = play.beatmap.name if play.beatmap.title else Path(play.beatmap.path or "").stem
-            name = re.sub(r"[^\w.\-\[\] ]+", "_", title).strip() or play.beatmap.md5
+            name = sanitize_name(play.beatmap.display_name)
             write_play_replay(play, args.replay_dir / f"{name} ({mods.acronyms}).osr")
     if args.plot:
         from ppomania.agent.plots import write_eval_plots
@@ -93,3 +91,28 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(results_table(plays))
     return 0
+
+
+def _play_shown(beatmaps, policy, config, geometry, model):
+    """Play the maps one at a time in the visualization window (as fast as it goes)."""
+    import functools
+
+    from ppomania.agent.evaluate import star_rating_and_pp
+    from ppomania.agent.watch import watch
+    from ppomania.agent.window import VisualizationWindow, policy_outputs
+    from ppomania.env.spaces import default_geometry
+
+    geometry = geometry or default_geometry(beatmaps[0].keys)
+    outputs = functools.partial(policy_outputs, model) if model is not None else None
+    plays = []
+    window = VisualizationWindow(beatmaps[0].keys, geometry.shape, title="ppomania eval")
+    try:
+        for beatmap in beatmaps:
+            result = watch(beatmap, policy, window, outputs, config, geometry, speed=0.0)
+            if result.play is None:  # the window was closed
+                break
+            result.play.stars, result.play.pp = star_rating_and_pp(beatmap, result.play)
+            plays.append(result.play)
+    finally:
+        window.close()
+    return plays

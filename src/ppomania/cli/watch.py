@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ppomania.agent import watch as watching  # late: pygame and torch load slowly
+    from ppomania.agent.models import load_model, resolve_model_path
     from ppomania.agent.window import VisualizationWindow, policy_outputs
 
     if args.speed < 0:
@@ -57,21 +58,21 @@ def run(args: argparse.Namespace) -> int:
         # One observation per step: intra-op threads only add waiting (50x slower on 2 busy cores).
         torch.set_num_threads(1)
         try:
-            path = watching.resolve_model_path(args.model)
-            model = watching.load_model(path)
-            geometry = watching.model_geometry(model, keys)
-            policy = model_policy(model, watching.model_codec(model, keys))
+            model, codec, geometry = load_model(args.model)
+            if codec.keys != keys:
+                raise ValueError(f"the model plays {codec.keys}K, the map is {keys}K")
         except (OSError, ValueError) as exc:
             raise CliError(str(exc)) from None
+        policy = model_policy(model, codec)
         outputs = functools.partial(policy_outputs, model)
-        name = str(path)
+        name = str(resolve_model_path(args.model))
     else:
         geometry = default_geometry(keys)  # what ManiaVecEnv trains on by default
         policy = builtin_policy(args.policy, keys)
         name = args.policy
     try:
         window = VisualizationWindow(
-            keys, geometry.shape, title=f"ppomania watch: {name} on {beatmap.name}", fps=args.fps
+            keys, geometry.shape, title=f"ppomania watch: {name} on {beatmap.display_name}", fps=args.fps
         )
     except Exception as exc:  # pygame.error: no display
         raise CliError(f"cannot open a window ({exc}); offscreen: SDL_VIDEODRIVER=dummy") from None
@@ -91,11 +92,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = result.state
         print(
-            f"stopped ({result.stopped}) at {state.time_ms / 1000:.1f} s of the map: "
-            f"accuracy {100 * state.accuracy:.2f}%, score {state.score}, combo {state.max_combo}"
+            f"stopped ({result.stopped}) at {state.time_ms / 1000:.1f} s of the map: accuracy "
+            f"{100 * state.accuracy:.2f}%, score {state.score}, max combo {state.max_combo}"
         )
+    rate = result.steps / max(result.wall_s, 1e-9)
     print(
-        f"{result.steps} steps in {result.wall_s:.1f} s ({result.steps / result.wall_s:.0f}/s); "
+        f"{result.steps} steps in {result.wall_s:.1f} s ({rate:.0f}/s); "
         f"window: {result.draws} draws, {result.draw_fps:.1f} fps, {result.draw_ms:.1f} ms each"
     )
     if args.screenshot:

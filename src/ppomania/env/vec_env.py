@@ -9,11 +9,11 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
+from ppomania.env.reward import RewardConfig
+from ppomania.env.spaces import ActionCodec, default_geometry, observation_space
 from ppomania.game.beatmap import Beatmap
 from ppomania.sim.core import BatchedSim, SimConfig
 from ppomania.sim.render import FrameStack, HighwayGeometry
-from ppomania.env.reward import RewardConfig
-from ppomania.env.spaces import ActionCodec, default_geometry, observation_space
 
 #: Picks the map of each new episode: ``(rng, n) -> map indices``.
 MapSampler = Callable[[np.random.Generator, int], np.ndarray]
@@ -89,7 +89,7 @@ class ManiaVecEnv(VecEnv):
 
     # -- VecEnv API ---------------------------------------------------------------------------
 
-    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         self._seeds = [seed + i for i in range(self.num_envs)]

@@ -103,6 +103,13 @@ class Beatmap:
         """``Artist - Title [Version]``, as osu! shows it."""
         return f"{self.artist} - {self.title} [{self.version}]"
 
+    @property
+    def display_name(self) -> str:
+        """:attr:`name`, or the file name for a map without metadata."""
+        if self.title or self.artist:
+            return self.name
+        return Path(self.path).stem if self.path else self.md5
+
     def column_objects(self, column: int) -> np.ndarray:
         """Indices of the objects in ``column``, in time order."""
         return np.flatnonzero(self.columns == column)

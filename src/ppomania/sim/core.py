@@ -128,6 +128,7 @@ class BatchedSim:
         )
 
         self.state = PlayArrays(n_envs, self.keys)
+        self._play = self.state.as_tuple()
         self.map_ids = np.zeros(n_envs, dtype=np.int64)
         self.step_count = np.zeros(n_envs, dtype=np.int64)
         self.t0 = np.zeros(n_envs, dtype=np.float64)
@@ -141,6 +142,8 @@ class BatchedSim:
         self.event_times = np.zeros(n_envs, dtype=np.int64)
         self._last_event_times = np.zeros(n_envs, dtype=np.float64)
         self._actions = np.zeros((n_envs, self.keys), dtype=np.bool_)
+        self._maps = (self.packed.col_begin, self.packed.starts, self.packed.ends)
+        self._rules = (self.windows, self.per_object, self.divider, self.hp_drain, self.no_fail)
         self.log = np.zeros((log_capacity, 6), dtype=np.int64)
         self.log_count = np.zeros(1, dtype=np.int64)
         self._history: dict[str, np.ndarray] | None = None
@@ -171,12 +174,7 @@ class BatchedSim:
             self.active[env] = True
             self._actions[env] = False
             self._last_event_times[env] = 0.0
-            kernel.reset_play(
-                env, map_id, self.packed.col_begin, self.packed.starts, self.packed.ends,
-                self.windows, s.cursor, s.status, s.head_error, s.grab_error, s.key_down,
-                s.lock_until, s.expiry, s.base_sum, s.bonus_sum, s.bonus, s.counts, s.combo,
-                s.max_combo, s.score, s.hp, s.failed, s.judged,
-            )  # fmt: skip
+            kernel.reset_play(env, map_id, self._maps, self.windows, self._play)
             if self._history is not None:
                 for name, buffer in self._history.items():
                     buffer[:, env] = getattr(s, name)[env]
@@ -196,7 +194,7 @@ class BatchedSim:
 
     @property
     def done(self) -> np.ndarray:
-        """``(n,)`` plays that are over: every object judged and the last window passed, or failed."""
+        """``(n,)`` plays that are over: all judged and the last window passed, or failed."""
         s = self.state
         finished = (s.judged >= self.n_objects[self.map_ids]) & (
             self.clock_ms >= self.last_time[self.map_ids]
@@ -215,14 +213,9 @@ class BatchedSim:
         np.maximum(np.rint(times), self._last_event_times, out=times)
         np.copyto(self._last_event_times, times, where=self.active)
         self.event_times[:] = times
-        s = self.state
         kernel.step_plays(
-            self.event_times, self._actions, self.active, self.map_ids, self.packed.col_begin,
-            self.packed.starts, self.packed.ends, self.windows, self.per_object, self.divider,
-            self.hp_drain, self.no_fail, s.cursor, s.status, s.head_error, s.grab_error,
-            s.key_down, s.lock_until, s.expiry, s.base_sum, s.bonus_sum, s.bonus, s.counts,
-            s.combo, s.max_combo, s.score, s.hp, s.failed, s.judged, self.ghost, self.log,
-            self.log_count,
+            self.event_times, self._actions, self.active, self.map_ids, self._maps,
+            self._rules, self._play, self.ghost, self.log, self.log_count,
         )  # fmt: skip
         self.step_count += self.active
         if self._history is not None:
@@ -235,12 +228,8 @@ class BatchedSim:
         ids[np.asarray(env_ids, dtype=np.int64)] = True
         far = np.full(self.n_envs, kernel.NEVER - 1, dtype=np.int64)
         kernel.step_plays(
-            far, s.key_down, ids & self.active, self.map_ids, self.packed.col_begin,
-            self.packed.starts, self.packed.ends, self.windows, self.per_object, self.divider,
-            self.hp_drain, self.no_fail, s.cursor, s.status, s.head_error, s.grab_error,
-            s.key_down, s.lock_until, s.expiry, s.base_sum, s.bonus_sum, s.bonus, s.counts,
-            s.combo, s.max_combo, s.score, s.hp, s.failed, s.judged, self.ghost, self.log,
-            self.log_count,
+            far, s.key_down, ids & self.active, self.map_ids, self._maps, self._rules,
+            self._play, self.ghost, self.log, self.log_count,
         )  # fmt: skip
 
     # -- observation ------------------------------------------------------------------------

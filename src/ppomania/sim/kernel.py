@@ -1,4 +1,4 @@
-"""Numba kernels of the batched simulator: osu!stable judging and ScoreV1 over ``(n_envs, …)`` arrays.
+"""Numba kernels of the batched simulator: osu!stable judging and ScoreV1 over ``(n, …)`` arrays.
 
 A line-for-line port of :class:`ppomania.game.judge.Judge` and
 :class:`ppomania.game.score.ScoreProcessor` to array state, so that many plays step in lockstep
@@ -88,7 +88,7 @@ class PlayArrays:
     Per column: ``cursor`` (index into the map's column-ordered objects, relative to the column's
     first object), ``status`` of the current object, ``head_error``, ``grab_error``, ``key_down``,
     ``lock_until``, ``expiry``. Per play: ScoreV1 sums, bonus, counts, combo, max combo, health,
-    ``failed``.
+    ``failed``, ``judged``. :meth:`as_tuple` hands them to the kernels as one argument.
     """
 
     def __init__(self, n: int, keys: int) -> None:
@@ -110,580 +110,257 @@ class PlayArrays:
         self.failed = np.zeros(n, dtype=np.bool_)
         self.judged = np.zeros(n, dtype=np.int64)
 
+    def as_tuple(self) -> tuple:
+        """The arrays in the order the kernels unpack them (``play`` below)."""
+        return (
+            self.cursor, self.status, self.head_error, self.grab_error, self.key_down,
+            self.lock_until, self.expiry, self.base_sum, self.bonus_sum, self.bonus, self.counts,
+            self.combo, self.max_combo, self.score, self.hp, self.failed, self.judged,
+        )  # fmt: skip
+
+
+# The kernels take their arrays in three tuples, so that numba sees few arguments:
+# ``maps = (col_begin, starts, ends)`` of a PackedMaps; ``rules = (windows (n, 6), per_object,
+# divider, hp_drain, no_fail)`` per env; ``play = PlayArrays.as_tuple()``. ``log`` rows are
+# ``(env, time, column, packed index, judgement, hit error)``.
+
 
 @nb.njit(cache=True)
-def _expiry_of(
-    env, column, cursor, status, col_start, col_count, starts, ends, windows, out_expiry
-) -> None:
-    if cursor[env, column] >= col_count:
-        out_expiry[env, column] = NEVER
+def _update_expiry(env, column, map_id, maps, w, play) -> None:
+    """When the column's current object can no longer be taken as it stands (Judge._expiry_of)."""
+    col_begin, starts, ends = maps
+    cursor, status, expiry = play[0], play[1], play[6]
+    index = col_begin[map_id, column] + cursor[env, column]
+    if index >= col_begin[map_id, column + 1]:
+        expiry[env, column] = NEVER
         return
-    index = col_start + cursor[env, column]
-    ok = windows[W_OK]
     state = status[env, column]
     if ends[index] == starts[index]:
-        out_expiry[env, column] = starts[index] + ok
+        expiry[env, column] = starts[index] + w[W_OK]
     elif state == PENDING:
-        out_expiry[env, column] = starts[index] + ok + 1
-    elif state == HELD or state == REGRABBED:
-        out_expiry[env, column] = ends[index] + ok
+        expiry[env, column] = starts[index] + w[W_OK] + 1
+    elif state == HELD or state == REGRABBED:  # noqa: SIM109 - numba
+        expiry[env, column] = ends[index] + w[W_OK]
     elif state == BROKEN:
-        out_expiry[env, column] = ends[index] - windows[W_MEH] + 1
+        expiry[env, column] = ends[index] - w[W_MEH] + 1
     else:
-        out_expiry[env, column] = ends[index] + 1
+        expiry[env, column] = ends[index] + 1
 
 
 @nb.njit(cache=True)
-def reset_play(
-    env,
-    map_id,
-    col_offsets,
-    starts,
-    ends,
-    windows,
-    s_cursor,
-    s_status,
-    s_head,
-    s_grab,
-    s_key,
-    s_lock,
-    s_expiry,
-    s_base,
-    s_bonus_sum,
-    s_bonus,
-    s_counts,
-    s_combo,
-    s_max_combo,
-    s_score,
-    s_hp,
-    s_failed,
-    s_judged,
-) -> None:
-    keys = s_cursor.shape[1]
-    for column in range(keys):
-        s_cursor[env, column] = 0
-        s_status[env, column] = PENDING
-        s_head[env, column] = NO_ERROR
-        s_grab[env, column] = 0
-        s_key[env, column] = False
-        s_lock[env, column] = -NEVER
-        col_start = col_offsets[map_id, column]
-        col_count = col_offsets[map_id, column + 1] - col_start
-        _expiry_of(
-            env,
-            column,
-            s_cursor,
-            s_status,
-            col_start,
-            col_count,
-            starts,
-            ends,
-            windows[env],
-            s_expiry,
-        )
-    s_base[env] = 0.0
-    s_bonus_sum[env] = 0.0
-    s_bonus[env] = 100.0
-    for j in range(6):
-        s_counts[env, j] = 0
-    s_combo[env] = 0
-    s_max_combo[env] = 0
-    s_score[env] = 0
-    s_hp[env] = 1.0
-    s_failed[env] = False
-    s_judged[env] = 0
+def reset_play(env, map_id, maps, windows, play) -> None:
+    """Put play ``env`` at the start of map ``map_id``."""
+    cursor, status, head, grab, key_down, lock = play[:6]
+    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:]
+    for column in range(cursor.shape[1]):
+        cursor[env, column] = 0
+        status[env, column] = PENDING
+        head[env, column] = NO_ERROR
+        grab[env, column] = 0
+        key_down[env, column] = False
+        lock[env, column] = -NEVER
+        _update_expiry(env, column, map_id, maps, windows[env], play)
+    base_sum[env] = 0.0
+    bonus_sum[env] = 0.0
+    bonus[env] = 100.0
+    counts[env, :] = 0
+    combo[env] = 0
+    max_combo[env] = 0
+    score[env] = 0
+    hp[env] = 1.0
+    failed[env] = False
+    judged[env] = 0
 
 
 @nb.njit(cache=True)
-def _apply(
-    env,
-    judgement,
-    per_object,
-    divider,
-    hp_drain,
-    no_fail,
-    s_base,
-    s_bonus_sum,
-    s_bonus,
-    s_counts,
-    s_combo,
-    s_max_combo,
-    s_score,
-    s_hp,
-    s_failed,
-    s_judged,
-) -> None:
-    s_counts[env, judgement] += 1
-    s_judged[env] += 1
-    bonus = s_bonus[env] + HIT_BONUS[judgement] - HIT_PUNISHMENT[judgement] / divider
-    s_bonus[env] = min(100.0, max(0.0, bonus))
-    s_base[env] += per_object * HIT_VALUE[judgement] / 320
-    s_bonus_sum[env] += per_object * HIT_BONUS_VALUE[judgement] * math.sqrt(s_bonus[env]) / 320
-    s_score[env] = round(s_base[env]) + round(s_bonus_sum[env])
+def _apply(env, judgement, rules, play) -> None:
+    """ScoreProcessor.apply: counts, bonus, score, combo, health, fail."""
+    _, per_object, divider, hp_drain, no_fail = rules
+    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:]
+    counts[env, judgement] += 1
+    judged[env] += 1
+    value = bonus[env] + HIT_BONUS[judgement] - HIT_PUNISHMENT[judgement] / divider[env]
+    bonus[env] = min(100.0, max(0.0, value))
+    base_sum[env] += per_object[env] * HIT_VALUE[judgement] / 320
+    bonus_sum[env] += per_object[env] * HIT_BONUS_VALUE[judgement] * math.sqrt(bonus[env]) / 320
+    score[env] = round(base_sum[env]) + round(bonus_sum[env])
     if judgement == MISS:
-        s_combo[env] = 0
+        combo[env] = 0
     else:
-        s_combo[env] += 1
-        if s_combo[env] > s_max_combo[env]:
-            s_max_combo[env] = s_combo[env]
+        combo[env] += 1
+        max_combo[env] = max(max_combo[env], combo[env])
+    drain = hp_drain[env]
     if judgement == MISS:
-        change = -(hp_drain + 1) * 0.0075
+        change = -(drain + 1) * 0.0075
     elif judgement == MEH:
-        change = -(hp_drain + 1) * 0.0016
+        change = -(drain + 1) * 0.0016
     elif judgement == OK:
         change = 0.0
     elif judgement == GOOD:
-        change = HP_HEAL_MULTIPLIER * (0.004 - 0.0004 * hp_drain)
+        change = HP_HEAL_MULTIPLIER * (0.004 - 0.0004 * drain)
     elif judgement == GREAT:
-        change = HP_HEAL_MULTIPLIER * (0.005 - 0.0005 * hp_drain)
+        change = HP_HEAL_MULTIPLIER * (0.005 - 0.0005 * drain)
     else:
-        change = HP_HEAL_MULTIPLIER * (0.0055 - 0.0005 * hp_drain)
-    s_hp[env] = min(1.0, max(0.0, s_hp[env] + change))
-    if s_hp[env] <= 0 and not no_fail:
-        s_failed[env] = True
+        change = HP_HEAL_MULTIPLIER * (0.0055 - 0.0005 * drain)
+    hp[env] = min(1.0, max(0.0, hp[env] + change))
+    if hp[env] <= 0 and not no_fail[env]:
+        failed[env] = True
 
 
 @nb.njit(cache=True)
-def step_plays(
-    times,
-    actions,
-    active,
-    map_ids,
-    col_offsets,
-    starts,
-    ends,
-    windows,
-    per_object,
-    divider,
-    hp_drain,
-    no_fail,
-    s_cursor,
-    s_status,
-    s_head,
-    s_grab,
-    s_key,
-    s_lock,
-    s_expiry,
-    s_base,
-    s_bonus_sum,
-    s_bonus,
-    s_counts,
-    s_combo,
-    s_max_combo,
-    s_score,
-    s_hp,
-    s_failed,
-    s_judged,
-    out_ghost,
-    log,
-    log_count,
-) -> None:
-    """Advance every active play to ``times[env]`` and apply the key states ``actions[env]``.
-
-    Key changes become press/release events at ``times[env]`` (columns in order), each preceded by
-    judging what expired, as :meth:`Judge.press` does. ``out_ghost[env]`` counts presses that hit
-    nothing. When ``log`` has rows, each judgement is appended as ``(env, time, column, object,
-    judgement, hit_error)`` (packed object index, hit_error NO_ERROR when never pressed).
-    """
-    n, keys = s_cursor.shape
-    for env in range(n):
-        out_ghost[env] = 0
-        if not active[env]:
-            continue
-        t = times[env]
-        map_id = map_ids[env]
-        w = windows[env]
-        map_base = col_offsets[map_id, 0]
-        # Advance first, even without events, so misses land on the step that passes them.
-        _advance(
-            env,
-            t,
-            map_id,
-            map_base,
-            col_offsets,
-            starts,
-            ends,
-            w,
-            per_object[env],
-            divider[env],
-            hp_drain[env],
-            no_fail[env],
-            s_cursor,
-            s_status,
-            s_head,
-            s_grab,
-            s_expiry,
-            s_base,
-            s_bonus_sum,
-            s_bonus,
-            s_counts,
-            s_combo,
-            s_max_combo,
-            s_score,
-            s_hp,
-            s_failed,
-            s_judged,
-            log,
-            log_count,
-        )
-        for column in range(keys):
-            want = actions[env, column]
-            if want == s_key[env, column]:
-                continue
-            _advance(
-                env,
-                t,
-                map_id,
-                map_base,
-                col_offsets,
-                starts,
-                ends,
-                w,
-                per_object[env],
-                divider[env],
-                hp_drain[env],
-                no_fail[env],
-                s_cursor,
-                s_status,
-                s_head,
-                s_grab,
-                s_expiry,
-                s_base,
-                s_bonus_sum,
-                s_bonus,
-                s_counts,
-                s_combo,
-                s_max_combo,
-                s_score,
-                s_hp,
-                s_failed,
-                s_judged,
-                log,
-                log_count,
-            )
-            s_key[env, column] = want
-            col_start = col_offsets[map_id, column]
-            col_count = col_offsets[map_id, column + 1] - col_start
-            cursor = s_cursor[env, column]
-            if want:
-                hit = False
-                if cursor < col_count and t >= s_lock[env, column]:
-                    index = col_start + cursor
-                    error = t - starts[index]
-                    state = s_status[env, column]
-                    if ends[index] == starts[index]:
-                        judgement = tap_judgement(w, error)
-                        if judgement >= 0:
-                            hit = True
-                            s_head[env, column] = error
-                            if error < 0:
-                                s_lock[env, column] = starts[index]
-                            _emit(
-                                env,
-                                t,
-                                column,
-                                index,
-                                map_base,
-                                judgement,
-                                error,
-                                map_id,
-                                col_offsets,
-                                starts,
-                                ends,
-                                w,
-                                per_object[env],
-                                divider[env],
-                                hp_drain[env],
-                                no_fail[env],
-                                s_cursor,
-                                s_status,
-                                s_head,
-                                s_expiry,
-                                s_base,
-                                s_bonus_sum,
-                                s_bonus,
-                                s_counts,
-                                s_combo,
-                                s_max_combo,
-                                s_score,
-                                s_hp,
-                                s_failed,
-                                s_judged,
-                                log,
-                                log_count,
-                            )
-                    elif state == PENDING:
-                        if error >= -w[W_MISS]:
-                            hit = True
-                            s_head[env, column] = error
-                            s_status[env, column] = HELD
-                            _expiry_of(
-                                env,
-                                column,
-                                s_cursor,
-                                s_status,
-                                col_start,
-                                col_count,
-                                starts,
-                                ends,
-                                w,
-                                s_expiry,
-                            )
-                    elif state == BROKEN or state == HEAD_MISSED:
-                        hit = True
-                        s_grab[env, column] = error
-                        s_status[env, column] = REGRABBED
-                        _expiry_of(
-                            env,
-                            column,
-                            s_cursor,
-                            s_status,
-                            col_start,
-                            col_count,
-                            starts,
-                            ends,
-                            w,
-                            s_expiry,
-                        )
-                if not hit:
-                    out_ghost[env] += 1
-            elif cursor < col_count:
-                index = col_start + cursor
-                state = s_status[env, column]
-                if ends[index] != starts[index] and (state == HELD or state == REGRABBED):
-                    end = ends[index]
-                    if t < end - w[W_MEH]:
-                        s_status[env, column] = BROKEN
-                        _expiry_of(
-                            env,
-                            column,
-                            s_cursor,
-                            s_status,
-                            col_start,
-                            col_count,
-                            starts,
-                            ends,
-                            w,
-                            s_expiry,
-                        )
-                        s_combo[env] = 0
-                    else:
-                        if state == REGRABBED:
-                            judgement = max(hold_judgement(w, s_grab[env, column], t - end), GOOD)
-                        else:
-                            judgement = hold_judgement(
-                                w,
-                                _judged_head_error(s_head[env, column], starts[index], end, w),
-                                t - end,
-                            )
-                        _emit(
-                            env,
-                            t,
-                            column,
-                            index,
-                            map_base,
-                            judgement,
-                            s_head[env, column],
-                            map_id,
-                            col_offsets,
-                            starts,
-                            ends,
-                            w,
-                            per_object[env],
-                            divider[env],
-                            hp_drain[env],
-                            no_fail[env],
-                            s_cursor,
-                            s_status,
-                            s_head,
-                            s_expiry,
-                            s_base,
-                            s_bonus_sum,
-                            s_bonus,
-                            s_counts,
-                            s_combo,
-                            s_max_combo,
-                            s_score,
-                            s_hp,
-                            s_failed,
-                            s_judged,
-                            log,
-                            log_count,
-                        )
-
-
-@nb.njit(cache=True, inline="always")
-def _judged_head_error(head_error, start, end, w):
-    if head_error < -w[W_MEH]:
-        return end - 1 - start
-    return head_error
-
-
-@nb.njit(cache=True)
-def _emit(
-    env,
-    t,
-    column,
-    index,
-    map_base,
-    judgement,
-    error,
-    map_id,
-    col_offsets,
-    starts,
-    ends,
-    w,
-    per_object,
-    divider,
-    hp_drain,
-    no_fail,
-    s_cursor,
-    s_status,
-    s_head,
-    s_expiry,
-    s_base,
-    s_bonus_sum,
-    s_bonus,
-    s_counts,
-    s_combo,
-    s_max_combo,
-    s_score,
-    s_hp,
-    s_failed,
-    s_judged,
-    log,
-    log_count,
-) -> None:
+def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count) -> None:
+    """Judge the column's current object (Judge._emit): log it, move the cursor, score it."""
+    col_begin = maps[0]
+    cursor, status, head = play[0], play[1], play[2]
     if log.shape[0] > 0:
         row = log_count[0]
         if row < log.shape[0]:
             log[row, 0] = env
             log[row, 1] = t
             log[row, 2] = column
-            log[row, 3] = index
+            log[row, 3] = col_begin[map_id, column] + cursor[env, column]
             log[row, 4] = judgement
             log[row, 5] = error
         log_count[0] = row + 1
-    s_cursor[env, column] += 1
-    s_status[env, column] = PENDING
-    s_head[env, column] = NO_ERROR
-    col_start = col_offsets[map_id, column]
-    col_count = col_offsets[map_id, column + 1] - col_start
-    _expiry_of(env, column, s_cursor, s_status, col_start, col_count, starts, ends, w, s_expiry)
-    _apply(
-        env,
-        judgement,
-        per_object,
-        divider,
-        hp_drain,
-        no_fail,
-        s_base,
-        s_bonus_sum,
-        s_bonus,
-        s_counts,
-        s_combo,
-        s_max_combo,
-        s_score,
-        s_hp,
-        s_failed,
-        s_judged,
-    )
+    cursor[env, column] += 1
+    status[env, column] = PENDING
+    head[env, column] = NO_ERROR
+    _update_expiry(env, column, map_id, maps, rules[0][env], play)
+    _apply(env, judgement, rules, play)
+
+
+@nb.njit(cache=True, inline="always")
+def _judged_head_error(head_error, start, end, w):
+    # Stable judges a head pressed earlier than -meh as if pressed 1 ms before the tail.
+    if head_error < -w[W_MEH]:
+        return end - 1 - start
+    return head_error
 
 
 @nb.njit(cache=True)
-def _advance(
-    env,
-    t,
-    map_id,
-    map_base,
-    col_offsets,
-    starts,
-    ends,
-    w,
-    per_object,
-    divider,
-    hp_drain,
-    no_fail,
-    s_cursor,
-    s_status,
-    s_head,
-    s_grab,
-    s_expiry,
-    s_base,
-    s_bonus_sum,
-    s_bonus,
-    s_counts,
-    s_combo,
-    s_max_combo,
-    s_score,
-    s_hp,
-    s_failed,
-    s_judged,
-    log,
-    log_count,
-) -> None:
-    keys = s_cursor.shape[1]
+def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
+    """Judge.advance: expire, in time order, every object whose window closed by ``t``."""
+    col_begin, starts, ends = maps
+    cursor, status, head = play[0], play[1], play[2]
+    expiry, combo = play[6], play[11]
+    w = rules[0][env]
+    keys = cursor.shape[1]
     while True:
         column = 0
-        best = s_expiry[env, 0]
+        best = expiry[env, 0]
         for c in range(1, keys):
-            if s_expiry[env, c] < best:
-                best = s_expiry[env, c]
+            if expiry[env, c] < best:
+                best = expiry[env, c]
                 column = c
         if best > t or best >= NEVER:
             return
-        col_start = col_offsets[map_id, column]
-        index = col_start + s_cursor[env, column]
-        state = s_status[env, column]
+        index = col_begin[map_id, column] + cursor[env, column]
+        state = status[env, column]
         if ends[index] == starts[index]:
             judgement = MISS
         elif state == PENDING:
-            s_status[env, column] = HEAD_MISSED
-            col_count = col_offsets[map_id, column + 1] - col_start
-            _expiry_of(
-                env, column, s_cursor, s_status, col_start, col_count, starts, ends, w, s_expiry
-            )
-            s_combo[env] = 0
+            status[env, column] = HEAD_MISSED
+            _update_expiry(env, column, map_id, maps, w, play)
+            combo[env] = 0
             continue
         elif state == HELD:
-            judgement = overhold_judgement(
-                w, _judged_head_error(s_head[env, column], starts[index], ends[index], w)
-            )
+            error = _judged_head_error(head[env, column], starts[index], ends[index], w)
+            judgement = overhold_judgement(w, error)
         elif state == REGRABBED:
             judgement = MEH
         else:
             judgement = MISS
-        _emit(
-            env,
-            best,
-            column,
-            index,
-            map_base,
-            judgement,
-            s_head[env, column],
-            map_id,
-            col_offsets,
-            starts,
-            ends,
-            w,
-            per_object,
-            divider,
-            hp_drain,
-            no_fail,
-            s_cursor,
-            s_status,
-            s_head,
-            s_expiry,
-            s_base,
-            s_bonus_sum,
-            s_bonus,
-            s_counts,
-            s_combo,
-            s_max_combo,
-            s_score,
-            s_hp,
-            s_failed,
-            s_judged,
-            log,
-            log_count,
-        )
+        _emit(env, best, column, map_id, judgement, head[env, column], maps, rules, play, log,
+              log_count)  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _press(env, t, column, map_id, maps, rules, play, log, log_count) -> bool:
+    """Judge.press after the key went down; returns whether the press took an object."""
+    col_begin, starts, ends = maps
+    cursor, status, head, grab, _, lock = play[:6]
+    w = rules[0][env]
+    index = col_begin[map_id, column] + cursor[env, column]
+    if index >= col_begin[map_id, column + 1] or t < lock[env, column]:
+        return False
+    error = t - starts[index]
+    state = status[env, column]
+    if ends[index] == starts[index]:
+        judgement = tap_judgement(w, error)
+        if judgement < 0:
+            return False
+        head[env, column] = error
+        if error < 0:
+            lock[env, column] = starts[index]
+        _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count)
+        return True
+    if state == PENDING:
+        if error < -w[W_MISS]:
+            return False
+        head[env, column] = error
+        status[env, column] = HELD
+    elif state == BROKEN or state == HEAD_MISSED:  # noqa: SIM109 - numba
+        grab[env, column] = error
+        status[env, column] = REGRABBED
+    else:
+        return False
+    _update_expiry(env, column, map_id, maps, w, play)
+    return True
+
+
+@nb.njit(cache=True)
+def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
+    """Judge.release after the key went up."""
+    col_begin, starts, ends = maps
+    cursor, status, head, grab = play[:4]
+    combo = play[11]
+    w = rules[0][env]
+    index = col_begin[map_id, column] + cursor[env, column]
+    if index >= col_begin[map_id, column + 1] or ends[index] == starts[index]:
+        return
+    state = status[env, column]
+    if state != HELD and state != REGRABBED:  # numba has no tuple membership on ints
+        return
+    end = ends[index]
+    if t < end - w[W_MEH]:
+        status[env, column] = BROKEN
+        _update_expiry(env, column, map_id, maps, w, play)
+        combo[env] = 0
+        return
+    if state == REGRABBED:
+        judgement = max(hold_judgement(w, grab[env, column], t - end), GOOD)
+    else:
+        error = _judged_head_error(head[env, column], starts[index], end, w)
+        judgement = hold_judgement(w, error, t - end)
+    _emit(env, t, column, map_id, judgement, head[env, column], maps, rules, play, log, log_count)
+
+
+@nb.njit(cache=True)
+def step_plays(times, actions, active, map_ids, maps, rules, play, out_ghost, log, log_count):
+    """Advance every active play to ``times[env]`` and apply the key states ``actions[env]``.
+
+    Key changes become press/release events at ``times[env]`` (columns in order), each preceded by
+    judging what expired, as :meth:`Judge.press` does. ``out_ghost[env]`` counts presses that hit
+    nothing. With ``log`` rows, every judgement is appended to ``log`` (``log_count[0]`` rows).
+    """
+    key_down = play[4]
+    n, keys = key_down.shape
+    for env in range(n):
+        out_ghost[env] = 0
+        if not active[env]:
+            continue
+        t = times[env]
+        map_id = map_ids[env]
+        # Advance first, even without events, so misses land on the step that passes them.
+        _advance(env, t, map_id, maps, rules, play, log, log_count)
+        for column in range(keys):
+            want = actions[env, column]
+            if want == key_down[env, column]:
+                continue
+            _advance(env, t, map_id, maps, rules, play, log, log_count)
+            key_down[env, column] = want
+            if want:
+                if not _press(env, t, column, map_id, maps, rules, play, log, log_count):
+                    out_ghost[env] += 1
+            else:
+                _release(env, t, column, map_id, maps, rules, play, log, log_count)

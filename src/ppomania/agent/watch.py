@@ -92,9 +92,11 @@ def watch(
     prev_combo = np.zeros(1, dtype=np.int64)
     prev_score = np.zeros(1, dtype=np.int64)
     last_state = GameState()
+    # The policy's outputs are computed only for drawn frames; the last ones stay on show.
+    shown_outputs: tuple[np.ndarray | None, float | None] = (None, None)
 
     def on_step(sim: BatchedSim, obs: np.ndarray, held: np.ndarray) -> None:
-        nonlocal feed, steps, episode_reward, last_state, pace_origin, first_step
+        nonlocal feed, steps, episode_reward, last_state, pace_origin, first_step, shown_outputs
         if feed is None:  # play_maps makes the sim: the first step is the first chance
             feed = JudgementFeed(sim, keep=8)
             first_step = pace_origin = time.perf_counter()  # after the sim's setup
@@ -113,9 +115,10 @@ def watch(
         steps += 1
         rate = meter.tick()
         last_state = sim.game_state(0)
-        probs, value = outputs(obs[0]) if outputs is not None and window.ready() else (None, None)
+        if outputs is not None and window.ready():
+            shown_outputs = outputs(obs[0])
         if not window.update(
-            obs[0], probs, held[0], value, last_state, list(feed.recent), reward,
+            obs[0], shown_outputs[0], held[0], shown_outputs[1], last_state, list(feed.recent), reward,
             episode_reward, rate,
         ):  # fmt: skip
             raise _Stop("closed")

@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="train/learn: auto, cpu or cuda")
     parser.add_argument(
+        "--threads", type=int, default=0, help="learn: torch threads (default 0: all cores)"
+    )
+    parser.add_argument(
         "--policy", choices=("highway", "nature"), default="highway",
         help="learn: feature extractor (default highway)",
     )  # fmt: skip
@@ -132,7 +135,9 @@ def run_learn_bench(args: argparse.Namespace) -> int:
     report = bench_learn(
         steps=args.steps, evals=args.evals, maps=tuple(args.maps), device=args.device,
         progress=not args.json,
-        overrides={"policy": args.policy, "action_space": args.action_space},
+        overrides={
+            "policy": args.policy, "action_space": args.action_space, "threads": args.threads
+        },
     )  # fmt: skip
     if args.json:
         print(json.dumps(report))

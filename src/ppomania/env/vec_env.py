@@ -37,7 +37,9 @@ class ManiaVecEnv(VecEnv):
 
     ## Rewards
     :class:`RewardConfig`: per new judgement (MAX 1.0 … miss -1.0), ghost presses -0.3, combo
-    break -0.5, with optional combo, score and idle terms.
+    break -0.5, with optional combo, score and idle terms. With ``SimConfig.reader_refresh_ms``
+    set, judgements, combo and score come from the emulated memory reader (refreshed every
+    ``reader_refresh_ms``, ``reader_delay_ms`` late), as in the old project's live setup.
 
     ## Episode End
     Terminated when every object is judged and the last window has passed, or when health reaches
@@ -112,17 +114,23 @@ class ManiaVecEnv(VecEnv):
         assert self._actions is not None, "step_async must come first"
         sim, state = self.sim, self.sim.state
         held = self.codec.decode(self._actions)
-        np.copyto(self._prev_counts, state.counts)
-        np.copyto(self._prev_combo, state.combo)
-        np.copyto(self._prev_score, state.score)
+        # The reward sees the exact state, or what an emulated memory reader shows (late).
+        reader = sim.reported if sim.config.reader_refresh_ms > 0 else None
+        before = reader() if reader else {"counts": state.counts, "combo": state.combo,
+                                          "score": state.score}  # fmt: skip
+        np.copyto(self._prev_counts, before["counts"])
+        np.copyto(self._prev_combo, before["combo"])
+        np.copyto(self._prev_score, before["score"])
         sim.step(held)
+        after = reader() if reader else {"counts": state.counts, "combo": state.combo,
+                                         "score": state.score}  # fmt: skip
         rewards = self.reward_config.batched(
             self._prev_counts,
-            state.counts,
+            after["counts"],
             self._prev_combo,
-            state.combo,
+            after["combo"],
             self._prev_score,
-            state.score,
+            after["score"],
             sim.ghost,
             held.sum(axis=1),
         )

@@ -19,7 +19,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from ppomania.env import ENV_ID, ActionCodec, ManiaEnv, ManiaVecEnv, RewardConfig, reward
+from ppomania.env import ENV_ID, ActionCodec, ManiaEnv, ManiaVecEnv, RewardConfig
+from ppomania.env.reward import reward
 from ppomania.game import load_beatmap
 from ppomania.game.beatmap import Beatmap
 from ppomania.game.rules import Mods

@@ -325,7 +325,10 @@ def test_render_cli_writes_png(tmp_path, capsys):
     data = output.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert (width, height) == (2 * G4.width, 2 * G4.height)
+    from ppomania.env.spaces import default_geometry
+
+    agent_frame = default_geometry(4)  # the render shows what the agent sees by default
+    assert (width, height) == (2 * agent_frame.width, 2 * agent_frame.height)
     assert "frame.png" in capsys.readouterr().out
 
 

@@ -29,9 +29,6 @@ from ppomania.sim.render import FrameStack, HighwayGeometry
 #: ``(observations (n, 4, H, W), sim) -> held keys (n, K)``.
 Policy = Callable[[np.ndarray, BatchedSim], np.ndarray]
 
-BUILTIN_POLICIES = ("autoplay", "random", "idle")
-
-
 @dataclass
 class PlayResult:
     """One evaluated play."""
@@ -90,7 +87,7 @@ def builtin_policy(name: str, keys: int, seed: int = 0) -> Policy:
         return lambda obs, sim: rng.random((sim.n_envs, keys)) < 0.5
     if name == "idle":
         return lambda obs, sim: np.zeros((sim.n_envs, keys), dtype=np.bool_)
-    raise ValueError(f"unknown policy {name!r}; built-in policies: {', '.join(BUILTIN_POLICIES)}")
+    raise ValueError(f"unknown policy {name!r}; built-in policies: autoplay, random, idle")
 
 
 def model_policy(model: Any, codec: ActionCodec) -> Policy:

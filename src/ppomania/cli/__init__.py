@@ -13,6 +13,10 @@ import sys
 SUBCOMMANDS = ("verify_replay", "render", "train", "eval", "bench", "watch", "plot", "standin", "calibrate", "play", "demo")
 
 
+#: Names of :func:`ppomania.agent.evaluate.builtin_policy`'s policies (kept here: cheap to import).
+BUILTIN_POLICIES = ("autoplay", "random", "idle")
+
+
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 

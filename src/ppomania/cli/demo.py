@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         f"trained {result.timesteps} steps in {result.seconds:.0f} s "
         f"({result.timesteps / max(result.seconds, 1e-9):.0f} steps/s)"
     )
-    print(f"real map, never trained on: {beatmap.name}")
+    print(f"real map, never trained on: {beatmap.display_name}")
     print(results_table([agent, rand], labels=["agent", "random policy"]))
     print()
     print(f"replay:      {replay}")

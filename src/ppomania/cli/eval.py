@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ppomania.cli import CliError
+from ppomania.cli import BUILTIN_POLICIES, CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     who.add_argument("--model", help="a run folder or a model .zip")
     who.add_argument(
         "--policy",
-        choices=("autoplay", "random", "idle"),
+        choices=BUILTIN_POLICIES,
         help="a built-in policy (default autoplay)",
     )
     parser.add_argument("--mods", default="", help="e.g. HR, EZ, DT, HT, MR (default none)")

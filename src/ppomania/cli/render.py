@@ -10,7 +10,6 @@ import numpy as np
 
 from ppomania.cli import CliError
 from ppomania.game.beatmap import BeatmapError, load_beatmap
-from ppomania.sim.render import DEFAULT_SCROLL_SPEED, HighwayGeometry, render_beatmap_frame
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scroll-speed",
         type=float,
-        default=DEFAULT_SCROLL_SPEED,
+        default=22.0,
         metavar="S",
-        help=f"osu!mania scroll speed 1-40 (default {DEFAULT_SCROLL_SPEED:g})",
+        help="osu!mania scroll speed 1-40 (default 22, as the agent sees)",
     )
     parser.add_argument("--sv", action="store_true", help="follow the map's SV changes")
     parser.set_defaults(func=run)
@@ -47,12 +46,19 @@ def save_png(frame: np.ndarray, path: str | Path, scale: int = 1) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ppomania.env.spaces import DEFAULT_COLUMN_WIDTH, DEFAULT_FRAME_HEIGHT
+    from ppomania.sim.render import HighwayGeometry, render_beatmap_frame
+
     if args.scale < 1:
         raise CliError(f"--scale must be at least 1, got {args.scale}")
     try:
         beatmap = load_beatmap(args.map)
         geometry = HighwayGeometry.for_keys(
-            beatmap.keys, scroll_speed=args.scroll_speed, sv_scroll=args.sv
+            beatmap.keys,
+            DEFAULT_FRAME_HEIGHT,
+            DEFAULT_COLUMN_WIDTH * beatmap.keys,
+            scroll_speed=args.scroll_speed,
+            sv_scroll=args.sv,
         )
     except (BeatmapError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -61,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
         save_png(frame, args.output, args.scale)
     except Exception as exc:  # pygame raises its own error type for unwritable paths
         raise CliError(f"cannot write {args.output}: {exc}") from None
-    print(f"{args.output}: {beatmap.name} at {args.at:g} s, {geometry.width}x{geometry.height}")
+    print(f"{args.output}: {beatmap.display_name} at {args.at:g} s, {geometry.width}x{geometry.height}")
     return 0

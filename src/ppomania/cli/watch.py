@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import functools
 
-from ppomania.agent.evaluate import BUILTIN_POLICIES, builtin_policy, model_policy, results_table
-from ppomania.cli import CliError
-from ppomania.env.spaces import default_geometry
+from ppomania.cli import BUILTIN_POLICIES, CliError
 from ppomania.game.beatmap import BeatmapError, load_beatmap
 from ppomania.game.rules import Mods
-from ppomania.sim.core import SimConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ppomania.agent import watch as watching  # late: pygame and torch load slowly
+    # Late imports: torch, SB3 and pygame take seconds to load; other commands need none of it.
+    from ppomania.agent import watch as watching
+    from ppomania.agent.evaluate import builtin_policy, model_policy, results_table
+    from ppomania.env.spaces import default_geometry
+    from ppomania.sim.core import SimConfig
     from ppomania.agent.models import load_model, resolve_model_path
     from ppomania.agent.window import VisualizationWindow, policy_outputs
 

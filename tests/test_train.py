@@ -96,10 +96,13 @@ def test_resume_continues_the_step_count_and_tensorboard_run(tmp_path):
 
 
 def _spawn_training(runs: Path) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "ppomania.cli", "train", *TINY, "--total-timesteps", "1000000",
+        "--checkpoint-every", "256", "--keep-checkpoints", "100", "--eval-every", "1000000",
+        "--runs-dir", str(runs),
+    ]  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "ppomania.cli", "train", *TINY, "--total-timesteps", "1000000",
-         "--checkpoint-every", "256", "--keep-checkpoints", "100", "--eval-every", "1000000",
-         "--runs-dir", str(runs)],  # fmt: skip
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -29,6 +29,7 @@ from ppomania.sim.render import FrameStack, HighwayGeometry
 #: ``(observations (n, 4, H, W), sim) -> held keys (n, K)``.
 Policy = Callable[[np.ndarray, BatchedSim], np.ndarray]
 
+
 @dataclass
 class PlayResult:
     """One evaluated play."""
@@ -222,10 +223,7 @@ def results_table(plays: Sequence[PlayResult], labels: Sequence[str] | None = No
     header += ["acc%", "score", "combo", "grade", "stars", "pp"]
     rows = []
     for index, play in enumerate(plays):
-        if labels is not None:
-            name = labels[index]
-        else:
-            name = play.beatmap.display_name[:48]
+        name = labels[index] if labels is not None else play.beatmap.display_name[:48]
         row = [name + (" (failed)" if play.failed else "")]
         row += [str(int(n)) for n in play.counts]
         row += [f"{100 * play.accuracy:.2f}", str(play.score), str(play.max_combo), play.grade]

@@ -10,7 +10,19 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("verify_replay", "render", "train", "eval", "bench", "watch", "plot", "standin", "calibrate", "play", "demo")
+SUBCOMMANDS = (
+    "verify_replay",
+    "render",
+    "train",
+    "eval",
+    "bench",
+    "watch",
+    "plot",
+    "standin",
+    "calibrate",
+    "play",
+    "demo",
+)
 
 
 #: Names of :func:`ppomania.agent.evaluate.builtin_policy`'s policies (kept here: cheap to import).

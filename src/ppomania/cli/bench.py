@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 
 from ppomania.cli import CliError
+from ppomania.cli.play import bench_live_target
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -158,4 +159,5 @@ TARGETS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sim": run_sim_bench,
     "train": run_train_bench,
     "learn": run_learn_bench,
+    "live": bench_live_target,
 }

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     (rand,) = play_maps([beatmap], builtin_policy("random", codec.keys, args.seed), rate=True)
     replay_dir = Path(result.run_dir) / "replays"
     replay_dir.mkdir(exist_ok=True)
-    replay = write_play_replay(agent, replay_dir / f"{sanitize_name(beatmap.display_name)} (agent).osr")
+    replay = write_play_replay(
+        agent, replay_dir / f"{sanitize_name(beatmap.display_name)} (agent).osr"
+    )
     print()
     print(
         f"trained {result.timesteps} steps in {result.seconds:.0f} s "

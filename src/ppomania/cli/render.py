@@ -67,5 +67,7 @@ def run(args: argparse.Namespace) -> int:
         save_png(frame, args.output, args.scale)
     except Exception as exc:  # pygame raises its own error type for unwritable paths
         raise CliError(f"cannot write {args.output}: {exc}") from None
-    print(f"{args.output}: {beatmap.display_name} at {args.at:g} s, {geometry.width}x{geometry.height}")
+    print(
+        f"{args.output}: {beatmap.display_name} at {args.at:g} s, {geometry.width}x{geometry.height}"
+    )
     return 0

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--auto-retry", action="store_true", help="restart after a fail or the results"
     )
     parser.add_argument("--songs", help="the Songs folder to report (default: above the map's)")
+    parser.add_argument(
+        "--realtime", action="store_true", help="real-time priority when allowed (busy machines)"
+    )
     parser.add_argument("--seconds", type=float, help="quit after this long (default: never)")
     parser.add_argument(
         "--kill-server-after",
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         lead_in_ms=args.lead_in_ms,
         auto_retry=args.auto_retry,
         songs_folder=args.songs,
+        realtime=args.realtime,
         kill_server_after_s=args.kill_server_after,
         server_down_s=args.server_down,
     )

@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{beatmap.display_name}  played by {replay.player or '(unknown)'}  mods {replay.mods.acronyms}")
+    print(
+        f"{beatmap.display_name}  played by {replay.player or '(unknown)'}  mods {replay.mods.acronyms}"
+    )
     header, ours = result["header"], result["ours"]
     print(f"{'':10}{'header':>10}{'ours':>10}{'diff':>8}")
     for key in (*_KEYS, "score", "accuracy", "max_combo"):

@@ -37,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
     # Late imports: torch, SB3 and pygame take seconds to load; other commands need none of it.
     from ppomania.agent import watch as watching
     from ppomania.agent.evaluate import builtin_policy, model_policy, results_table
-    from ppomania.env.spaces import default_geometry
-    from ppomania.sim.core import SimConfig
     from ppomania.agent.models import load_model, resolve_model_path
     from ppomania.agent.window import VisualizationWindow, policy_outputs
+    from ppomania.env.spaces import default_geometry
+    from ppomania.sim.core import SimConfig
 
     if args.speed < 0:
         raise CliError(f"--speed must be >= 0, got {args.speed}")
@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
         name = args.policy
     try:
         window = VisualizationWindow(
-            keys, geometry.shape, title=f"ppomania watch: {name} on {beatmap.display_name}", fps=args.fps
+            keys,
+            geometry.shape,
+            title=f"ppomania watch: {name} on {beatmap.display_name}",
+            fps=args.fps,
         )
     except Exception as exc:  # pygame.error: no display
         raise CliError(f"cannot open a window ({exc}); offscreen: SDL_VIDEODRIVER=dummy") from None

@@ -112,25 +112,21 @@ class ManiaVecEnv(VecEnv):
 
     def step_wait(self) -> VecEnvStepReturn:
         assert self._actions is not None, "step_async must come first"
-        sim, state = self.sim, self.sim.state
+        sim = self.sim
         held = self.codec.decode(self._actions)
-        # The reward sees the exact state, or what an emulated memory reader shows (late).
-        reader = sim.reported if sim.config.reader_refresh_ms > 0 else None
-        before = reader() if reader else {"counts": state.counts, "combo": state.combo,
-                                          "score": state.score}  # fmt: skip
-        np.copyto(self._prev_counts, before["counts"])
-        np.copyto(self._prev_combo, before["combo"])
-        np.copyto(self._prev_score, before["score"])
+        counts, combo, score = self._rewarded_state()
+        np.copyto(self._prev_counts, counts)
+        np.copyto(self._prev_combo, combo)
+        np.copyto(self._prev_score, score)
         sim.step(held)
-        after = reader() if reader else {"counts": state.counts, "combo": state.combo,
-                                         "score": state.score}  # fmt: skip
+        counts, combo, score = self._rewarded_state()
         rewards = self.reward_config.batched(
             self._prev_counts,
-            after["counts"],
+            counts,
             self._prev_combo,
-            after["combo"],
+            combo,
             self._prev_score,
-            after["score"],
+            score,
             sim.ghost,
             held.sum(axis=1),
         )
@@ -194,6 +190,14 @@ class ManiaVecEnv(VecEnv):
             "failed": bool(state.failed[env]),
             "reward": float(self.episode_rewards[env]),
         }
+
+    def _rewarded_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Counts, combo and score the reward sees: exact, or the emulated memory reader's."""
+        if self.sim.config.reader_refresh_ms > 0:
+            shown = self.sim.reported()
+            return shown["counts"], shown["combo"], shown["score"]
+        state = self.sim.state
+        return state.counts, state.combo, state.score
 
     def _start(self, envs: np.ndarray) -> None:
         """Begin new episodes in ``envs`` and put their first frame into a zeroed stack."""

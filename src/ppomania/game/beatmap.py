@@ -136,7 +136,7 @@ def _split_key_value(line: str) -> tuple[str, str] | None:
 
 
 def _round_half_even(value: float) -> int:
-    return int(round(value))
+    return round(value)  # Python rounds half to even, as C#'s Math.Round
 
 
 class _Parser:
@@ -161,7 +161,7 @@ class _Parser:
         value = self.number(text, what)
         if abs(value) > 2**31:
             raise self.fail(f"{what} out of range: {text!r}")
-        return int(math.floor(value))
+        return math.floor(value)
 
     def parse(self) -> Beatmap:
         try:

@@ -139,7 +139,7 @@ def _update_expiry(env, column, map_id, maps, w, play) -> None:
         expiry[env, column] = starts[index] + w[W_OK]
     elif state == PENDING:
         expiry[env, column] = starts[index] + w[W_OK] + 1
-    elif state == HELD or state == REGRABBED:  # noqa: SIM109 - numba
+    elif state == HELD or state == REGRABBED:
         expiry[env, column] = ends[index] + w[W_OK]
     elif state == BROKEN:
         expiry[env, column] = ends[index] - w[W_MEH] + 1
@@ -299,7 +299,7 @@ def _press(env, t, column, map_id, maps, rules, play, log, log_count) -> bool:
             return False
         head[env, column] = error
         status[env, column] = HELD
-    elif state == BROKEN or state == HEAD_MISSED:  # noqa: SIM109 - numba
+    elif state == BROKEN or state == HEAD_MISSED:
         grab[env, column] = error
         status[env, column] = REGRABBED
     else:

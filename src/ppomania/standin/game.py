@@ -124,6 +124,8 @@ class StandinConfig:
     :param server_down_s: …and start it again this long after (default 2).
     :param songs_folder: the Songs folder the state server reports; None = the folder above the
         map's folder (as if the map sat in a Songs folder there).
+    :param realtime: run the game loop with real-time priority when the OS allows it (a game on a
+        busy machine: frames and key handling on time), default False.
     """
 
     flavor: str = "tosu"
@@ -137,6 +139,23 @@ class StandinConfig:
     kill_server_after_s: float | None = None
     server_down_s: float = 2.0
     songs_folder: str | None = None
+    realtime: bool = False
+
+
+def realtime_priority(priority: int = 10) -> str:
+    """``SCHED_FIFO`` at ``priority`` for this thread and those it starts, else ``nice -10``; best
+    effort; returns ``"fifo"``, ``"nice"`` or ``"none"`` (the same as the live env's helper, which
+    this layer cannot import)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return "fifo"
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(-10)
+        return "nice"
+    except (AttributeError, OSError):
+        return "none"
 
 
 @dataclass
@@ -339,6 +358,7 @@ class StandinGame:
     def run(self, seconds: float | None = None) -> None:
         """Open the window and play until it is closed, SIGTERM, or ``seconds`` have passed."""
         os.environ.setdefault("SDL_VIDEO_WINDOW_POS", "0,0")
+        scheduling = realtime_priority() if self.config.realtime else "default"
         import pygame
 
         pygame.display.init()
@@ -353,7 +373,7 @@ class StandinGame:
         start = self._start_s = time.monotonic()
         down_at = self.config.kill_server_after_s
         up_at: float | None = None
-        print(json.dumps(self.ready_line()), flush=True)
+        print(json.dumps({**self.ready_line(), "scheduling": scheduling}), flush=True)
         period = 1.0 / self.config.fps
         next_draw = start
         running = True

@@ -349,25 +349,18 @@ class LiveManiaEnv(gym.Env):
             realtime_priority() if realtime else ("default", lambda: None)
         )
         self.client = client or StateClient(host, port).start()
-        self.beatmap = self._find_beatmap(self.client.latest(), wait=beatmap is None)
-        n_keys = self.beatmap.keys
-        if isinstance(playfield, CaptureArea):
-            playfield = calibration_of(playfield, geometry or default_geometry(n_keys))
-        if playfield.keys != n_keys:
-            raise ValueError(f"the playfield has {playfield.keys} columns, the map {n_keys}")
-        self.geometry = geometry or default_geometry(n_keys)
-        self.codec = ActionCodec(n_keys, action_space)
-        self.observation_space = observation_space(self.geometry)
-        self.action_space = self.codec.space
+        try:
+            self._setup(beatmap, playfield, geometry, action_space, control_hz, frames, keys)
+        except BaseException:
+            self.client.close()
+            self._restore_scheduling()
+            raise
         self.reward_config = reward_config or RewardConfig()
-        self.period_s = 1.0 / control_hz
         self.latency_ms = latency_ms
         self.default_frame_age_ms = frame_age_ms
         self.offset_ms = offset_ms
         self.state_timeout_s = state_timeout_s
         self.pause_timeout_s = pause_timeout_s
-        self.frames = frames or CaptureFrames(playfield, self.geometry)
-        self.keys = keys or KeySender.for_keys(n_keys)
         self._stack = FrameStack(1, self.geometry.shape)
         self._offset_pairs: deque[float] = deque(maxlen=max(1, offset_window))
         self._use_hit_errors = offset_window > 0
@@ -376,8 +369,37 @@ class LiveManiaEnv(gym.Env):
         self._frame_offsets: deque[float] = deque(maxlen=64)
         self._pending: deque[_Pending] = deque()
         self.stats = LiveStats()
-        self._set_beatmap(self.beatmap)
         self._start_episode(self.client.latest())
+
+    def _setup(
+        self,
+        beatmap: Beatmap | None,
+        playfield: Calibration | CaptureArea,
+        geometry: HighwayGeometry | None,
+        action_space: str,
+        control_hz: float,
+        frames: CaptureFrames | None,
+        keys: KeySender | None,
+    ) -> None:
+        """The parts that can fail: the map, the spaces, the capture and the key sender."""
+        beatmap = self._find_beatmap(self.client.latest(), wait=beatmap is None)
+        n_keys = beatmap.keys
+        if isinstance(playfield, CaptureArea):
+            playfield = calibration_of(playfield, geometry or default_geometry(n_keys))
+        if playfield.keys != n_keys:
+            raise ValueError(f"the playfield has {playfield.keys} columns, the map {n_keys}")
+        self.geometry = geometry or default_geometry(n_keys)
+        self.codec = ActionCodec(n_keys, action_space)
+        self.observation_space = observation_space(self.geometry)
+        self.action_space = self.codec.space
+        self.period_s = 1.0 / control_hz
+        self._set_beatmap(beatmap)
+        self.frames = frames or CaptureFrames(playfield, self.geometry)
+        try:
+            self.keys = keys or KeySender.for_keys(n_keys)
+        except BaseException:
+            self.frames.close()
+            raise
 
     # --- the map -------------------------------------------------------------------------------
 
@@ -396,11 +418,15 @@ class LiveManiaEnv(gym.Env):
             except (OSError, BeatmapError):
                 pass
         if self.fallback_beatmap is None:
-            named = live.snapshot.beatmap.file if live.snapshot else "nothing"
+            if live.snapshot is None:
+                raise FileNotFoundError(
+                    f"no game state from {self.client.url} to name the map "
+                    f"({self.client.last_error or 'nothing received'}); pass the map"
+                )
+            songs = self.songs or live.snapshot.songs_folder
             raise FileNotFoundError(
-                f"the game state names {named!r}, not found under the Songs folder "
-                f"({self.songs or (live.snapshot.songs_folder if live.snapshot else '')!r}); "
-                "pass the map or the Songs folder"
+                f"the game plays {live.snapshot.beatmap.file!r}, not found under the Songs "
+                f"folder {str(songs)!r}; pass the map or the Songs folder"
             )
         return self.fallback_beatmap
 
@@ -480,6 +506,7 @@ class LiveManiaEnv(gym.Env):
             )
         self._set_beatmap(self._find_beatmap(live))
         self._start_episode(live)
+        self.stats = LiveStats()
         self._stack.reset()
         self._observe(self._stack.advance()[0])
         self._last_tick = self._grab_at
@@ -714,9 +741,9 @@ class LiveStats:
         "frame_to_key_ms",
     )
 
-    def __init__(self) -> None:
-        for name in self.FIELDS:
-            setattr(self, name, [])
+    def __init__(self, keep: int = 36_000) -> None:
+        for name in self.FIELDS:  # the last ``keep`` values (10 minutes at 60 Hz)
+            setattr(self, name, deque(maxlen=keep))
 
     def summary(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {}

@@ -15,8 +15,6 @@ announces its own; for osu! see ``ppomania calibrate --help``). Calibrations are
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -97,27 +95,41 @@ def grab_screen(rect: Rect | None = None) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def find_window_area(title: str) -> tuple[int, int, int, int] | None:
-    """``(left, top, width, height)`` on screen of the first window whose name contains ``title``,
-    via ``xdotool`` (Linux/X11); None when xdotool is missing or no window matches."""
-    if shutil.which("xdotool") is None:
-        return None
-    found = subprocess.run(
-        ["xdotool", "search", "--name", title], capture_output=True, text=True, check=False
-    )
-    ids = found.stdout.split()
-    if not ids:
-        return None
-    shell = subprocess.run(
-        ["xdotool", "getwindowgeometry", "--shell", ids[0]],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    values = dict(line.split("=", 1) for line in shell.split() if "=" in line)
+    """``(left, top, width, height)`` on screen of the first window whose name contains ``title``
+    (X11, through python-xlib); None when there is no X display or no such window."""
     try:
-        return tuple(int(values[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))  # type: ignore[return-value]
-    except KeyError:
+        from Xlib import X, display
+        from Xlib.error import XError
+    except ImportError:
         return None
+    try:
+        d = display.Display()
+    except Exception:  # no display, refused, a bad DISPLAY...
+        return None
+    try:
+        root = d.screen().root
+        net_name = d.intern_atom("_NET_WM_NAME")
+        pending = [root]
+        while pending:
+            window = pending.pop(0)
+            try:
+                name = window.get_wm_name() or ""
+                prop = window.get_full_property(net_name, X.AnyPropertyType)
+                if prop is not None and not name:
+                    value = prop.value
+                    name = value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+                if isinstance(name, bytes):
+                    name = name.decode("latin-1")
+                if window != root and title in name:
+                    geometry = window.get_geometry()
+                    origin = root.translate_coords(window, 0, 0)
+                    return (origin.x, origin.y, geometry.width, geometry.height)
+                pending.extend(window.query_tree().children)
+            except XError:
+                continue  # the window went away meanwhile
+        return None
+    finally:
+        d.close()
 
 
 @dataclass(frozen=True)

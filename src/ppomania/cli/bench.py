@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--iterations", type=int, default=3, help="train: timed PPO iterations (default 3)"
     )
     parser.add_argument("--device", default="auto", help="train/learn: auto, cpu or cuda")
+    parser.add_argument("--model", help="live: time this model's inference (default: a fresh one)")
     parser.add_argument(
         "--threads", type=int, default=0, help="learn: torch threads (default 0: all cores)"
     )

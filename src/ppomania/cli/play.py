@@ -192,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
 def bench_live_target(args: argparse.Namespace) -> int:
     """``ppomania bench live``: the live loop against the stand-in game (see
     :mod:`ppomania.env.live_bench`), with a freshly initialised HighwayCNN PPO policy at the default
-    geometry, or the model in ``args.model`` when the bench parser has one."""
+    geometry, or the model in ``--model``."""
     if not args.seconds > 0:
         raise CliError(f"--seconds must be positive, got {args.seconds}")
     with _one_torch_thread():
@@ -204,7 +204,7 @@ def _bench_live(args: argparse.Namespace) -> int:
 
     from ppomania.env.live_bench import bench_live, report_lines
 
-    model_path = getattr(args, "model", None)
+    model_path = args.model
     if model_path:
         from ppomania.agent.models import load_model
 

@@ -470,3 +470,35 @@ def test_sim_trained_model_plays_the_standin_as_in_the_sim(display, tmp_path, ca
     assert abs(live["timing"]["frame_to_key_ms_mean"] - latency) < 5
     assert not live["failed"]
     assert abs(live["accuracy"] - sim["accuracy"]) <= 3.0
+
+
+def test_train_live_fine_tunes_a_model_in_the_standin(display, tmp_path, capsys):
+    """``ppomania train --live``: PPO rollouts in the stand-in, updates between them, a checkpoint
+    and a final model with the step count carried on, and no key left down."""
+    from stable_baselines3 import PPO
+
+    from ppomania.cli import main
+    from ppomania.live.capture import save_calibration
+
+    map_path = _cut_map(tmp_path, 20000)
+    standin = Standin(display, map_path, "--auto-retry")
+    config = save_calibration(standin.playfield, tmp_path / "live.json")
+    steps_before = PPO.load(MODEL, device="cpu").num_timesteps
+    runs = tmp_path / "runs"
+    try:
+        command = [
+            "train", "--live", "--live-model", str(MODEL), "--live-map", str(map_path),
+            "--live-calibration", str(config), "--live-port", str(standin.port),
+            "--total-timesteps", "256", "--runs-dir", str(runs), "--no-progress",
+        ]  # fmt: skip
+        assert main(command) == 0
+    finally:
+        assert _keys_down(display) == []
+        standin.stop()
+    (run,) = list(runs.iterdir())
+    assert "live = true" in (run / "config.toml").read_text()
+    final = PPO.load(run / "final_model.zip", device="cpu")
+    assert final.num_timesteps == steps_before + 256
+    assert list((run / "checkpoints").glob("step_*.zip"))
+    assert list((run / "tb").glob("PPO_*/events.out.tfevents.*"))
+    assert "finished after" in capsys.readouterr().out

@@ -116,6 +116,18 @@ class TrainConfig:
     """Show a progress bar."""
     show: bool = False
     """Open the live visualization window on env 0."""
+    live: bool = False
+    """Fine-tune `live_model` in the live game (osu! with tosu/gosumemory, or the stand-in)."""
+    live_model: str = ""
+    """The model to fine-tune live: a run folder or a .zip trained in the simulator."""
+    live_map: str = ""
+    """The .osu being played live, when the game state's map is not found under `live_songs`."""
+    live_songs: str = ""
+    """The osu! Songs folder the live game's map is looked up in (default: the one the state names)."""
+    live_calibration: str = ""
+    """Playfield calibration JSON (default: the file `ppomania calibrate` writes)."""
+    live_port: int = 24050
+    """Port of tosu/gosumemory (or the stand-in)."""
 
     def resolved_run_name(self, timestamp: int) -> str:
         return self.run_name or f"{self.keys}k__{self.exp_name}__{self.seed}__{timestamp}"

@@ -166,7 +166,7 @@ class TrainingCallback(BaseCallback):
         config: TrainConfig,
         run_dir: Path,
         eval_maps: Sequence[Beatmap],
-        mania_env: ManiaVecEnv,
+        mania_env: ManiaVecEnv | None,
         total_timesteps: int,
     ) -> None:
         super().__init__()
@@ -254,7 +254,8 @@ class TrainingCallback(BaseCallback):
         for info in self.locals.get("infos", []):
             if "play" in info:
                 self.plays.append(info["play"])
-        self.mania_env.progress = self.num_timesteps / max(1, self.total_timesteps)
+        if self.mania_env is not None:  # None in the live game: no map pool to widen
+            self.mania_env.progress = self.num_timesteps / max(1, self.total_timesteps)
         if self._bar is not None:
             self._bar.n = self.num_timesteps
             postfix = {"sps": f"{steps_per_s(self.model):.0f}"}
@@ -355,6 +356,10 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
     :param resume: a run folder to continue from its newest checkpoint, with the same step count
         and TensorBoard run.
     """
+    if config.live:
+        from ppomania.agent.live_train import finetune_live
+
+        return finetune_live(config)
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / "config.toml").exists():

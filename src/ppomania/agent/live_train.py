@@ -1,0 +1,112 @@
+"""Fine-tuning a simulator-trained model in the live game (``ppomania train --live``).
+
+The live env is one real-time game, so PPO's rollouts are collected at the control rate and the
+update runs between rollouts: keys are released before each update and the play goes on without
+the agent for those moments (a hold it was holding breaks). Checkpoints and TensorBoard logs go to a
+run folder as in simulator training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+
+from ppomania.agent.config import TrainConfig, to_toml
+from ppomania.agent.models import load_model
+from ppomania.agent.train import TrainingCallback, TrainResult, save_atomic, set_threads
+
+
+class _ReleaseKeysBeforeUpdate(BaseCallback):
+    """No key may stay down while PPO updates and the game keeps running."""
+
+    def __init__(self, live_env) -> None:
+        super().__init__()
+        self.live_env = live_env
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self.live_env.keys.release_all()
+
+
+def live_env_for(config: TrainConfig, model_path: str):
+    """The :class:`LiveManiaEnv` a model plays in: its frame, action space and simulated timing."""
+    from ppomania.agent.config import load_toml
+    from ppomania.agent.models import resolve_model_path
+    from ppomania.env.live_env import LiveManiaEnv
+    from ppomania.game.beatmap import load_beatmap
+    from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
+    from ppomania.sim.core import SimConfig
+
+    _, codec, geometry = load_model(model_path)
+    run_config = resolve_model_path(model_path).parent / "config.toml"
+    timing = load_toml(run_config) if run_config.exists() else {}
+    sim = SimConfig()
+    latency = timing.get("capture_latency_ms", sim.capture_latency_ms) + timing.get(
+        "input_latency_ms", sim.input_latency_ms
+    )
+    playfield = load_calibration(config.live_calibration or DEFAULT_CONFIG)
+    return LiveManiaEnv(
+        load_beatmap(config.live_map) if config.live_map else None,
+        playfield,
+        geometry,
+        action_space=codec.kind,
+        control_hz=float(timing.get("control_hz", sim.control_hz)),
+        latency_ms=float(latency),
+        songs=config.live_songs or None,
+        port=config.live_port,
+    )
+
+
+def finetune_live(config: TrainConfig) -> TrainResult:
+    """Continue training ``config.live_model`` for ``config.total_timesteps`` live steps."""
+    from stable_baselines3 import PPO
+
+    from ppomania.agent.models import resolve_model_path
+
+    if not config.live_model:
+        raise ValueError("--live needs --live-model (a run folder or .zip trained in the simulator)")
+    model_file = resolve_model_path(config.live_model)
+    # Evaluation runs in the simulator, not in the live game; checkpoints as configured.
+    config = dataclasses.replace(config, eval_every=2**62, show=False)
+    run_dir = Path(config.runs_dir) / config.resolved_run_name(int(time.time()))
+    run_dir.mkdir(parents=True, exist_ok=False)
+    (run_dir / "config.toml").write_text(to_toml(config))
+    set_threads(1)  # one observation per step: more threads only contend with the game
+    live_env = live_env_for(config, str(model_file))
+    env = VecMonitor(DummyVecEnv([lambda: live_env]))
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        model = PPO.load(model_file, env=env, device="cpu", tensorboard_log=str(run_dir / "tb"))
+        total = model.num_timesteps + config.total_timesteps
+        callback = TrainingCallback(config, run_dir, [], None, total)
+        try:
+            model.learn(
+                config.total_timesteps,
+                callback=[callback, _ReleaseKeysBeforeUpdate(live_env)],
+                tb_log_name="PPO",
+                reset_num_timesteps=False,
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            live_env.keys.release_all()
+            callback.save_checkpoint()
+            save_atomic(model, run_dir / "final_model.zip")
+    finally:
+        env.close()
+    return TrainResult(
+        run_dir,
+        model,
+        int(model.num_timesteps),
+        interrupted,
+        -1.0,
+        time.perf_counter() - started,
+        [],
+    )

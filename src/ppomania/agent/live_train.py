@@ -70,7 +70,9 @@ def finetune_live(config: TrainConfig) -> TrainResult:
     from ppomania.agent.models import resolve_model_path
 
     if not config.live_model:
-        raise ValueError("--live needs --live-model (a run folder or .zip trained in the simulator)")
+        raise ValueError(
+            "--live needs --live-model (a run folder or .zip trained in the simulator)"
+        )
     model_file = resolve_model_path(config.live_model)
     # Evaluation runs in the simulator, not in the live game; checkpoints as configured.
     config = dataclasses.replace(config, eval_every=2**62, show=False)

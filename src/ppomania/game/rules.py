@@ -103,6 +103,20 @@ class Mods(enum.IntFlag):
         return 1.0
 
 
+#: osu!mania's default column bindings per key count (key names as pynput and pygame spell them).
+DEFAULT_BINDINGS: dict[int, tuple[str, ...]] = {
+    1: ("space",),
+    2: ("f", "j"),
+    3: ("f", "space", "j"),
+    4: ("d", "f", "j", "k"),
+    5: ("d", "f", "space", "j", "k"),
+    6: ("s", "d", "f", "j", "k", "l"),
+    7: ("s", "d", "f", "space", "j", "k", "l"),
+    8: ("a", "s", "d", "f", "j", "k", "l", ";"),
+    9: ("a", "s", "d", "f", "space", "j", "k", "l", ";"),
+}
+
+
 class Judgement(enum.IntEnum):
     """A judgement, in osu!mania's names. The values index count arrays."""
 

@@ -19,18 +19,8 @@ from types import FrameType
 
 import numpy as np
 
-#: osu!mania's default column bindings per key count (the stand-in game uses the same).
-DEFAULT_BINDINGS: dict[int, tuple[str, ...]] = {
-    1: ("space",),
-    2: ("f", "j"),
-    3: ("f", "space", "j"),
-    4: ("d", "f", "j", "k"),
-    5: ("d", "f", "space", "j", "k"),
-    6: ("s", "d", "f", "j", "k", "l"),
-    7: ("s", "d", "f", "space", "j", "k", "l"),
-    8: ("a", "s", "d", "f", "j", "k", "l", ";"),
-    9: ("a", "s", "d", "f", "space", "j", "k", "l", ";"),
-}
+from ppomania.game.rules import DEFAULT_BINDINGS
+
 #: osu!'s quick-retry key.
 RETRY_KEY = "`"
 #: The pause key.

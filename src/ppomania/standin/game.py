@@ -39,23 +39,12 @@ import numpy as np
 
 from ppomania.game.beatmap import Beatmap
 from ppomania.game.judge import HitResult, Judge
+from ppomania.game.rules import DEFAULT_BINDINGS
 from ppomania.game.score import GameState, Phase
 from ppomania.game.state_protocol import BeatmapInfo, GameSnapshot
 from ppomania.sim.render import BACKGROUND, BASE_SCROLL_MS, BODY, DEFAULT_SCROLL_SPEED, HEAD, LINE
 from ppomania.standin.server import DEFAULT_PORT, StateServer
 
-#: Column bindings as pygame key names; the same as ``ppomania.live.keys.DEFAULT_BINDINGS``.
-DEFAULT_BINDINGS: dict[int, tuple[str, ...]] = {
-    1: ("space",),
-    2: ("f", "j"),
-    3: ("f", "space", "j"),
-    4: ("d", "f", "j", "k"),
-    5: ("d", "f", "space", "j", "k"),
-    6: ("s", "d", "f", "j", "k", "l"),
-    7: ("s", "d", "f", "space", "j", "k", "l"),
-    8: ("a", "s", "d", "f", "j", "k", "l", ";"),
-    9: ("a", "s", "d", "f", "space", "j", "k", "l", ";"),
-}
 WINDOW_TITLE = "ppomania stand-in"
 MARGIN = 24  # pixels around the playfield
 HUD_WIDTH = 240

@@ -452,7 +452,7 @@ def test_sim_trained_model_plays_the_standin_as_in_the_sim(display, tmp_path, ca
     import torch
 
     from ppomania.cli import main
-    from ppomania.cli.play import model_timing
+    from ppomania.agent.models import model_timing
     from ppomania.live.capture import save_calibration
 
     map_path = _cut_map(tmp_path, 15000)

@@ -16,7 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from ppomania.agent.config import TrainConfig, to_toml
-from ppomania.agent.models import load_model
+from ppomania.agent.models import load_model, model_timing
 from ppomania.agent.train import TrainingCallback, TrainResult, save_atomic, set_threads
 
 
@@ -34,30 +34,21 @@ class _ReleaseKeysBeforeUpdate(BaseCallback):
         self.live_env.keys.release_all()
 
 
-def live_env_for(config: TrainConfig, model_path: str):
+def live_env_for(config: TrainConfig, model_path: Path):
     """The :class:`LiveManiaEnv` a model plays in: its frame, action space and simulated timing."""
-    from ppomania.agent.config import load_toml
-    from ppomania.agent.models import resolve_model_path
     from ppomania.env.live_env import LiveManiaEnv
     from ppomania.game.beatmap import load_beatmap
     from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
-    from ppomania.sim.core import SimConfig
 
     _, codec, geometry = load_model(model_path)
-    run_config = resolve_model_path(model_path).parent / "config.toml"
-    timing = load_toml(run_config) if run_config.exists() else {}
-    sim = SimConfig()
-    latency = timing.get("capture_latency_ms", sim.capture_latency_ms) + timing.get(
-        "input_latency_ms", sim.input_latency_ms
-    )
-    playfield = load_calibration(config.live_calibration or DEFAULT_CONFIG)
+    timing = model_timing(model_path)
     return LiveManiaEnv(
         load_beatmap(config.live_map) if config.live_map else None,
-        playfield,
+        load_calibration(config.live_calibration or DEFAULT_CONFIG),
         geometry,
         action_space=codec.kind,
-        control_hz=float(timing.get("control_hz", sim.control_hz)),
-        latency_ms=float(latency),
+        control_hz=timing["control_hz"],
+        latency_ms=timing["latency_ms"],
         songs=config.live_songs or None,
         port=config.live_port,
     )
@@ -80,7 +71,7 @@ def finetune_live(config: TrainConfig) -> TrainResult:
     run_dir.mkdir(parents=True, exist_ok=False)
     (run_dir / "config.toml").write_text(to_toml(config))
     set_threads(1)  # one observation per step: more threads only contend with the game
-    live_env = live_env_for(config, str(model_file))
+    live_env = live_env_for(config, model_file)
     env = VecMonitor(DummyVecEnv([lambda: live_env]))
     started = time.perf_counter()
     interrupted = False

@@ -96,3 +96,20 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, ActionCodec,
 
         scroll_speed = load_toml(config_file).get("scroll_speed")
     return model, codec, model_geometry(model, codec.keys, scroll_speed)
+
+
+def model_timing(path: str | Path) -> dict[str, float]:
+    """``control_hz`` and ``latency_ms`` (the simulated capture + input latency) a model was
+    trained with: its run's ``config.toml``, else the simulator's defaults."""
+    from ppomania.agent.config import load_toml
+    from ppomania.sim.core import SimConfig
+
+    defaults = SimConfig()
+    config_file = resolve_model_path(path).parent / "config.toml"
+    values = load_toml(config_file) if config_file.exists() else {}
+    capture = values.get("capture_latency_ms", defaults.capture_latency_ms)
+    key = values.get("input_latency_ms", defaults.input_latency_ms)
+    return {
+        "control_hz": float(values.get("control_hz", defaults.control_hz)),
+        "latency_ms": float(capture + key),
+    }

@@ -48,26 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def model_timing(path: str) -> dict[str, float]:
-    """``control_hz`` and ``latency_ms`` a model was trained with (its run config, else the
-    simulator's defaults)."""
-    from ppomania.agent.config import load_toml
-    from ppomania.agent.models import resolve_model_path
-    from ppomania.sim.core import SimConfig
-
-    defaults = SimConfig()
-    values: dict[str, float] = {}
-    config_file = resolve_model_path(path).parent / "config.toml"
-    if config_file.exists():
-        values = load_toml(config_file)
-    capture = values.get("capture_latency_ms", defaults.capture_latency_ms)
-    key = values.get("input_latency_ms", defaults.input_latency_ms)
-    return {
-        "control_hz": float(values.get("control_hz", defaults.control_hz)),
-        "latency_ms": float(capture + key),
-    }
-
-
 def _one_torch_thread():
     """A context manager: torch on one thread (a tiny network; more threads only contend with
     the game for the cores), restored afterwards (``play`` may run inside another program)."""
@@ -117,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
             model, codec, geometry = load_model(args.model)
         except (FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc)) from None
+        from ppomania.agent.models import model_timing
+
         timing = model_timing(args.model)
         control_hz, latency_ms = timing["control_hz"], timing["latency_ms"]
         if beatmap is not None and codec.keys != beatmap.keys:

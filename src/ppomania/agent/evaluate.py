@@ -189,24 +189,18 @@ def star_rating_and_pp(beatmap: Beatmap, play: PlayResult) -> tuple[float, float
 
 def write_play_replay(play: PlayResult, path: str | Path, player: str = "ppomania") -> Path:
     """Write ``play`` as an ``.osr`` that osu!stable can load (header = the judged play)."""
-    c = [int(x) for x in play.counts]
     end = int(play.beatmap.duration_ms) + 1000
     replay = Replay(
         beatmap_md5=play.beatmap.md5,
         player=player,
-        count_geki=c[0],
-        count_300=c[1],
-        count_katu=c[2],
-        count_100=c[3],
-        count_50=c[4],
-        count_miss=c[5],
         score=play.score,
         max_combo=play.max_combo,
-        perfect=c[5] == 0,
+        perfect=int(play.counts[5]) == 0,
         mods=play.mods,
         timestamp=dt.datetime.now(dt.timezone.utc),
         frames=events_to_frames(play.events, end),
     )
+    replay.counts = play.counts
     return write_replay(replay, path)
 
 

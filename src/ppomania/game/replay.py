@@ -13,7 +13,7 @@ import hashlib
 import lzma
 import struct
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +67,8 @@ class Replay:
 
     @property
     def counts(self) -> np.ndarray:
-        """Header counts in :class:`~ppomania.game.rules.Judgement` order (MAX, 300, 200, 100, 50, miss)."""
+        """Header counts in :class:`~ppomania.game.rules.Judgement` order (MAX, 300, 200, 100, 50,
+        miss)."""
         return np.array(
             [
                 self.count_geki,
@@ -79,6 +80,17 @@ class Replay:
             ],
             dtype=np.int64,
         )
+
+    @counts.setter
+    def counts(self, values: Sequence[int] | np.ndarray) -> None:
+        (
+            self.count_geki,
+            self.count_300,
+            self.count_katu,
+            self.count_100,
+            self.count_50,
+            self.count_miss,
+        ) = (int(v) for v in values)
 
     def key_events(self, keys: int) -> list[KeyEvent]:
         """Per-column down/up edges of the frames, in time order (columns ``>= keys`` ignored)."""

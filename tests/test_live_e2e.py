@@ -451,8 +451,8 @@ def test_sim_trained_model_plays_the_standin_as_in_the_sim(display, tmp_path, ca
     simulator accuracy (``ppomania eval``) on the same map: the first 15 s of the test map."""
     import torch
 
-    from ppomania.cli import main
     from ppomania.agent.models import model_timing
+    from ppomania.cli import main
     from ppomania.live.capture import save_calibration
 
     map_path = _cut_map(tmp_path, 15000)

@@ -30,6 +30,11 @@ _SEED_FRAME_DELTA = -12345
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA1, "dict_size": 1 << 21, "lc": 3, "lp": 0, "pb": 2}]
 
 
+#: The header's count fields in :class:`~ppomania.game.rules.Judgement` order (mania: geki = MAX,
+#: katu = 200).
+_COUNT_FIELDS = ("count_geki", "count_300", "count_katu", "count_100", "count_50", "count_miss")
+
+
 class ReplayError(ValueError):
     """A replay file could not be read or written."""
 
@@ -69,28 +74,12 @@ class Replay:
     def counts(self) -> np.ndarray:
         """Header counts in :class:`~ppomania.game.rules.Judgement` order (MAX, 300, 200, 100, 50,
         miss)."""
-        return np.array(
-            [
-                self.count_geki,
-                self.count_300,
-                self.count_katu,
-                self.count_100,
-                self.count_50,
-                self.count_miss,
-            ],
-            dtype=np.int64,
-        )
+        return np.array([getattr(self, name) for name in _COUNT_FIELDS], dtype=np.int64)
 
     @counts.setter
     def counts(self, values: Sequence[int] | np.ndarray) -> None:
-        (
-            self.count_geki,
-            self.count_300,
-            self.count_katu,
-            self.count_100,
-            self.count_50,
-            self.count_miss,
-        ) = (int(v) for v in values)
+        for name, value in zip(_COUNT_FIELDS, values, strict=True):
+            setattr(self, name, int(value))
 
     def key_events(self, keys: int) -> list[KeyEvent]:
         """Per-column down/up edges of the frames, in time order (columns ``>= keys`` ignored)."""

@@ -328,11 +328,11 @@ def test_magicvlgirl_mirror_matters():
         assert unflipped.state.counts.tolist() != replay.counts.tolist()
 
 
-def test_he_he_he_counts_exact_score_within_40():
+def test_he_he_he_counts_and_score_exact():
     replay = replay_of(HE_HE_HE)
     play = judged(HE_HE_HE)
     assert play.state.counts.tolist() == replay.counts.tolist() == [1263, 735, 271, 69, 21, 34]
-    assert abs(play.state.score - replay.score) <= 40
+    assert play.state.score == replay.score == 725_496
     assert play.state.accuracy == accuracy(replay.counts)
 
 
@@ -428,7 +428,7 @@ def _sample_replay(**changes) -> Replay:
         count_100=69,
         count_50=21,
         count_miss=34,
-        score=725463,
+        score=725496,
         max_combo=679,
         perfect=False,
         mods=Mods.MIRROR | Mods.HIDDEN,
@@ -466,7 +466,7 @@ def test_round_trip_keeps_header_and_frames():
     ref = osrparse.Replay.from_string(data)
     assert (ref.count_geki, ref.count_300, ref.count_katu) == (1263, 735, 271)
     assert (ref.count_100, ref.count_50, ref.count_miss) == (69, 21, 34)
-    assert (ref.score, ref.max_combo, int(ref.mods)) == (725463, 679, int(original.mods))
+    assert (ref.score, ref.max_combo, int(ref.mods)) == (725496, 679, int(original.mods))
     assert ref.username == "ppomania agent"
     assert ref.beatmap_hash == original.beatmap_md5
     assert abs(ref.timestamp - TIMESTAMP) < dt.timedelta(milliseconds=1)
@@ -515,7 +515,7 @@ def test_replay_hash_unique_between_writes():
 def test_offline_replay_hash_formula():
     replay = _sample_replay()
     text = (
-        f"{735 + 69}p21o1263o271t34a{replay.beatmap_md5}r679eFalseyppomania agento725463"
+        f"{735 + 69}p21o1263o271t34a{replay.beatmap_md5}r679eFalseyppomania agento725496"
         f"uA{int(Mods.MIRROR | Mods.HIDDEN)}True"
     )
     assert offline_replay_hash(replay) == hashlib.md5(text.encode()).hexdigest()
@@ -566,8 +566,8 @@ def test_judged_play_survives_a_replay_round_trip(rel):
     rebuilt = frames_to_events(frames, beatmap.keys)
     # Same edges; only the order of same-millisecond edges in different columns may differ.
     assert sorted(rebuilt) == sorted(events)
-    # Counts do not depend on that order; the ScoreV1 bonus can (He He He: 1 point), so the header
-    # is written from the judgement of the frames as stored.
+    # Neither counts nor score depend on that order: same-millisecond judgements are counted in
+    # object order.
     agent = judge_play(beatmap, rebuilt, mods)
     assert agent.state.counts.tolist() == play.state.counts.tolist()
     c = agent.state.counts.tolist()
@@ -592,7 +592,7 @@ def test_judged_play_survives_a_replay_round_trip(rel):
     assert again.state.counts.tolist() == c == back.counts.tolist()
     assert again.state.score == agent.state.score == back.score
     assert again.state.max_combo == back.max_combo
-    assert abs(again.state.score - play.state.score) <= 5
+    assert again.state.score == play.state.score
 
 
 def test_events_to_frames_simple():

@@ -26,6 +26,7 @@ from ppomania.game import (
     hit_windows,
     judge_play,
 )
+from ppomania.game.score import SAME_MS_LIMIT
 
 MAX, GREAT, GOOD, OK, MEH, MISS = (
     Judgement.MAX,
@@ -638,6 +639,62 @@ def test_combo_and_max_combo():
     processor.break_combo()
     assert processor.state.combo == 0
     assert processor.state.max_combo == 3
+
+
+def _state_of(bookings: list[tuple[Judgement | None, int, int]]) -> tuple:
+    """Final (score, combo, max combo, hp, counts) after ``(judgement or None for a hold break,
+    time, object)`` bookings, in the order given."""
+    processor = ScoreProcessor(10)
+    for judgement, time_ms, order in bookings:
+        if judgement is None:
+            processor.break_combo(time_ms, order)
+        else:
+            processor.apply(judgement, time_ms, order)
+    s = processor.state
+    return s.score, s.combo, s.max_combo, s.hp, s.counts.tolist(), s.time_ms
+
+
+def test_same_millisecond_judgements_count_in_object_order():
+    in_order = [(GOOD, 100, 3), (MISS, 100, 4), (MAX, 100, 7)]
+    expected = _state_of(in_order)
+    # Any arrival order of one millisecond gives the object-order state...
+    for arrival in ([2, 1, 0], [1, 0, 2], [0, 2, 1], [2, 0, 1]):
+        assert _state_of([in_order[k] for k in arrival]) == expected
+    # ...which is not what counting them as they come would give.
+    reversed_times = [(j, t + k, o) for k, (j, t, o) in enumerate(reversed(in_order))]
+    assert _state_of(reversed_times)[:3] != expected[:3]
+
+
+def test_judgements_of_different_milliseconds_keep_their_order():
+    assert _state_of([(MAX, 100, 7), (MISS, 101, 3)]) != _state_of([(MISS, 100, 3), (MAX, 101, 7)])
+    assert (
+        _state_of([(MAX, 100, 7), (MISS, 101, 3)])[:2]
+        == _state_of([(MAX, None, 7), (MISS, None, 3)])[:2]
+    )
+
+
+def test_booking_in_the_past_joins_the_last_millisecond():
+    late = _state_of([(MAX, 100, 7), (MISS, 90, 3)])
+    assert late[:5] == _state_of([(MISS, 100, 3), (MAX, 100, 7)])[:5]
+    assert late[5] == 100
+
+
+def test_hold_break_is_ordered_with_the_judgements_of_its_millisecond():
+    # A break of object 2 and a hit of object 5 in one ms: combo 1 after, whatever came first.
+    assert _state_of([(MAX, 50, 1), (MAX, 100, 5), (None, 100, 2)])[1:3] == (1, 1)
+    assert _state_of([(MAX, 50, 1), (None, 100, 2), (MAX, 100, 5)])[1:3] == (1, 1)
+    assert _state_of([(MAX, 50, 1), (MAX, 100, 2), (None, 100, 5)])[1:3] == (0, 2)
+
+
+def test_same_millisecond_reordering_is_bounded():
+    n = SAME_MS_LIMIT + 1
+    # The object after the limit arrives first in the millisecond's second batch: not reordered.
+    bookings = [(MAX, 100, 10 + k) for k in range(SAME_MS_LIMIT)] + [(MISS, 100, 0)]
+    processor = ScoreProcessor(n)
+    for judgement, time_ms, order in bookings:
+        processor.apply(judgement, time_ms, order)
+    assert processor.state.combo == 0
+    assert processor.state.max_combo == SAME_MS_LIMIT
 
 
 def test_accuracy_vector_he_he_he():

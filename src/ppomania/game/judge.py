@@ -160,7 +160,7 @@ class Judge:
         self._cursor[column] += 1
         self._expiry[column] = self._expiry_of(column)
         self.results.append(result)
-        self.processor.apply(judgement, time_ms)
+        self.processor.apply(judgement, time_ms, index)
         return result
 
     def _expire(self, column: int, out: list[HitResult]) -> None:
@@ -171,7 +171,7 @@ class Judge:
             out.append(self._emit(time_ms, column, index, Judgement.MISS))
         elif status == PENDING:
             self._status[index] = HEAD_MISSED
-            self.processor.break_combo()
+            self.processor.break_combo(time_ms, index)
             self._expiry[column] = self._expiry_of(column)
         elif status == HELD:
             judgement = self.windows.overhold_judgement(self._judged_head_error(index))
@@ -242,7 +242,7 @@ class Judge:
         if time_ms < end - self.windows.meh:
             self._status[index] = BROKEN
             self._expiry[column] = self._expiry_of(column)
-            self.processor.break_combo()
+            self.processor.break_combo(time_ms, index)
         elif status == REGRABBED:
             judgement = self.windows.hold_judgement(self._grab_error[index], time_ms - end)
             out.append(self._emit(time_ms, column, index, max(judgement, Judgement.GOOD)))

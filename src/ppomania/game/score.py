@@ -3,8 +3,8 @@
 How sure each rule is (see ``specs/mania-rules.md``):
 
 - ScoreV1 base + bonus, the bonus applied after its own judgement's change, ``round(Σbase) +
-  round(Σbonus)``: checked against replays (exact on all 30 MAGiCVLGiRL replays; He He He within a
-  few dozen points, where judgement order across columns is the open question).
+  round(Σbonus)``, judgements of one millisecond in object order: checked against replays (exact
+  on all 30 MAGiCVLGiRL replays and on He He He, whose score column order leaves 33 points off).
 - Accuracy (V1) and grades: osu! wiki.
 - Combo: +1 per judged object, reset by a miss or a hold break. Hold combo ticks are cosmetic and not
   modelled, so :attr:`GameState.max_combo` is lower than stable's on maps with holds.
@@ -32,6 +32,10 @@ HIT_PUNISHMENT = (0, 0, 8, 24, 44, math.inf)
 MAX_SCORE = 1_000_000
 #: Scale of health gains (stable's HpMultiplierNormal, calibrated on the replays in the data).
 HP_HEAL_MULTIPLIER = 3.5
+#: Most bookings of one millisecond that :class:`ScoreProcessor` puts in object order.
+SAME_MS_LIMIT = 32
+#: Booking code of a hold break (a combo reset without a judgement).
+COMBO_BREAK = -1
 
 
 class Phase(enum.IntEnum):
@@ -151,6 +155,14 @@ class ScoreProcessor:
     :param n_objects: hit objects in the map (a hold counts once).
     :param hp_drain: the map's HPDrainRate.
     :param mods: mods of the play (multiplier, divider, NoFail).
+
+    The bonus, combo and health depend on the order of judgements. Judgements (and hold breaks)
+    booked in the same millisecond are counted in object order, whatever order they arrive in:
+    each frame stable walks its hit objects in list order, and this order makes He He He's score
+    exact where column order is 33 points off. A booking earlier than the last one joins the
+    last one's millisecond (a judgement cannot be booked in the past). At most
+    :data:`SAME_MS_LIMIT` bookings of one millisecond are reordered; any more (only stacked notes
+    make them) are counted as they come.
     """
 
     def __init__(self, n_objects: int, hp_drain: float = 5.0, mods: Mods = Mods.NONE) -> None:
@@ -163,11 +175,59 @@ class ScoreProcessor:
         self._bonus = 100.0
         self._base_sum = 0.0
         self._bonus_sum = 0.0
+        self._batch_time = -math.inf
+        self._batch: list[tuple[int, int]] = []
+        self._saved: tuple[float, float, float, GameState] = self._save()
 
-    def apply(self, judgement: Judgement, time_ms: float | None = None) -> None:
-        """Count one judgement: counts, combo, bonus, score, accuracy, health."""
+    def apply(
+        self, judgement: Judgement, time_ms: float | None = None, order: int | None = None
+    ) -> None:
+        """Count one judgement: counts, combo, bonus, score, accuracy, health.
+
+        :param time_ms: when it is booked; None counts it at once, unordered. Default None.
+        :param order: the object's rank in ``(start, column)`` order (its index in a
+            :class:`~ppomania.game.beatmap.Beatmap`); None counts it at once. Default None.
+        """
+        self._book(int(judgement), time_ms, order)
+
+    def break_combo(self, time_ms: float | None = None, order: int | None = None) -> None:
+        """A hold break resets combo without a judgement (booked like :meth:`apply`)."""
+        self._book(COMBO_BREAK, time_ms, order)
+
+    def _save(self) -> tuple[float, float, float, GameState]:
+        return self._bonus, self._base_sum, self._bonus_sum, self.state.copy()
+
+    def _book(self, item: int, time_ms: float | None, order: int | None) -> None:
+        same_ms = (
+            time_ms is not None
+            and order is not None
+            and time_ms <= self._batch_time
+            and len(self._batch) < SAME_MS_LIMIT
+        )
+        if not same_ms:
+            self._saved = self._save()
+            self._batch = []
+            self._batch_time = -math.inf if time_ms is None or order is None else time_ms
+        position = len(self._batch)
+        while position and order is not None and self._batch[position - 1][0] > order:
+            position -= 1
+        self._batch.insert(position, (0 if order is None else order, item))
+        if position == len(self._batch) - 1:
+            self._count(item)
+        else:
+            self._bonus, self._base_sum, self._bonus_sum, saved_state = self._saved
+            # In place: callers keep references to ``state``.
+            self.state.__dict__.update(saved_state.copy().__dict__)
+            for _, batched in self._batch:
+                self._count(batched)
+        if time_ms is not None:
+            self.state.time_ms = max(self.state.time_ms, time_ms, self._batch_time)
+
+    def _count(self, j: int) -> None:
         state = self.state
-        j = int(judgement)
+        if j == COMBO_BREAK:
+            state.combo = 0
+            return
         state.counts[j] += 1
         self._bonus = min(
             100.0, max(0.0, self._bonus + HIT_BONUS[j] - HIT_PUNISHMENT[j] / self._divider)
@@ -175,18 +235,12 @@ class ScoreProcessor:
         self._base_sum += self._per_object * HIT_VALUE[j] / 320
         self._bonus_sum += self._per_object * HIT_BONUS_VALUE[j] * math.sqrt(self._bonus) / 320
         state.score = round(self._base_sum) + round(self._bonus_sum)
-        if judgement == Judgement.MISS:
+        if j == Judgement.MISS:
             state.combo = 0
         else:
             state.combo += 1
             state.max_combo = max(state.max_combo, state.combo)
         state.accuracy = accuracy(state.counts)
-        state.hp = min(1.0, max(0.0, state.hp + health_change(judgement, self.hp_drain)))
-        if time_ms is not None:
-            state.time_ms = time_ms
+        state.hp = min(1.0, max(0.0, state.hp + health_change(Judgement(j), self.hp_drain)))
         if state.hp <= 0 and not self.mods & Mods.NO_FAIL:
             state.phase = Phase.FAILED
-
-    def break_combo(self) -> None:
-        """A hold break resets combo without a judgement."""
-        self.state.combo = 0

@@ -15,7 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ppomania.game.score import HP_HEAL_MULTIPLIER
+from ppomania.game.score import COMBO_BREAK, HP_HEAL_MULTIPLIER, SAME_MS_LIMIT
 
 PENDING = 0
 HELD = 1
@@ -88,7 +88,10 @@ class PlayArrays:
     Per column: ``cursor`` (index into the map's column-ordered objects, relative to the column's
     first object), ``status`` of the current object, ``head_error``, ``grab_error``, ``key_down``,
     ``lock_until``, ``expiry``. Per play: ScoreV1 sums, bonus, counts, combo, max combo, health,
-    ``failed``, ``judged``. :meth:`as_tuple` hands them to the kernels as one argument.
+    ``failed``, ``judged``; and the bookings of the last millisecond (``batch_*``) with the state
+    before them (``saved_*``), which put same-millisecond judgements in object order as
+    :class:`~ppomania.game.score.ScoreProcessor` does. :meth:`as_tuple` hands them to the kernels
+    as one argument.
     """
 
     def __init__(self, n: int, keys: int) -> None:
@@ -109,6 +112,12 @@ class PlayArrays:
         self.hp = np.ones(n, dtype=np.float64)
         self.failed = np.zeros(n, dtype=np.bool_)
         self.judged = np.zeros(n, dtype=np.int64)
+        self.batch_time = np.full(n, -NEVER, dtype=np.int64)
+        self.batch_len = np.zeros(n, dtype=np.int64)
+        self.batch_order = np.zeros((n, SAME_MS_LIMIT), dtype=np.int64)
+        self.batch_item = np.zeros((n, SAME_MS_LIMIT), dtype=np.int64)
+        self.saved_sums = np.zeros((n, 4), dtype=np.float64)
+        self.saved_counts = np.zeros((n, 10), dtype=np.int64)
 
     def as_tuple(self) -> tuple:
         """The arrays in the order the kernels unpack them (``play`` below)."""
@@ -116,6 +125,8 @@ class PlayArrays:
             self.cursor, self.status, self.head_error, self.grab_error, self.key_down,
             self.lock_until, self.expiry, self.base_sum, self.bonus_sum, self.bonus, self.counts,
             self.combo, self.max_combo, self.score, self.hp, self.failed, self.judged,
+            self.batch_time, self.batch_len, self.batch_order, self.batch_item, self.saved_sums,
+            self.saved_counts,
         )  # fmt: skip
 
 
@@ -151,7 +162,7 @@ def _update_expiry(env, column, map_id, maps, w, play) -> None:
 def reset_play(env, map_id, maps, windows, play) -> None:
     """Put play ``env`` at the start of map ``map_id``."""
     cursor, status, head, grab, key_down, lock = play[:6]
-    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:]
+    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:17]
     for column in range(cursor.shape[1]):
         cursor[env, column] = 0
         status[env, column] = PENDING
@@ -170,13 +181,18 @@ def reset_play(env, map_id, maps, windows, play) -> None:
     hp[env] = 1.0
     failed[env] = False
     judged[env] = 0
+    play[17][env] = -NEVER
+    play[18][env] = 0
 
 
 @nb.njit(cache=True)
-def _apply(env, judgement, rules, play) -> None:
-    """ScoreProcessor.apply: counts, bonus, score, combo, health, fail."""
+def _count(env, judgement, rules, play) -> None:
+    """ScoreProcessor._count: counts, bonus, score, combo, health, fail (or a combo break)."""
     _, per_object, divider, hp_drain, no_fail = rules
-    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:]
+    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:17]
+    if judgement == COMBO_BREAK:
+        combo[env] = 0
+        return
     counts[env, judgement] += 1
     judged[env] += 1
     value = bonus[env] + HIT_BONUS[judgement] - HIT_PUNISHMENT[judgement] / divider[env]
@@ -208,10 +224,55 @@ def _apply(env, judgement, rules, play) -> None:
 
 
 @nb.njit(cache=True)
+def _book(env, t, order, item, rules, play) -> None:
+    """ScoreProcessor._book: count a judgement (or combo break) at ``t``, same-ms ones in
+    ``order``, recounting the millisecond from the saved state when one arrives out of order."""
+    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:17]
+    batch_time, batch_len, batch_order, batch_item, saved_sums, saved_counts = play[17:]
+    if t > batch_time[env] or batch_len[env] >= batch_order.shape[1]:
+        saved_sums[env, 0] = base_sum[env]
+        saved_sums[env, 1] = bonus_sum[env]
+        saved_sums[env, 2] = bonus[env]
+        saved_sums[env, 3] = hp[env]
+        saved_counts[env, :6] = counts[env]
+        saved_counts[env, 6] = judged[env]
+        saved_counts[env, 7] = combo[env]
+        saved_counts[env, 8] = max_combo[env]
+        saved_counts[env, 9] = failed[env]
+        batch_len[env] = 0
+        batch_time[env] = t
+    length = batch_len[env]
+    position = length
+    while position > 0 and batch_order[env, position - 1] > order:
+        batch_order[env, position] = batch_order[env, position - 1]
+        batch_item[env, position] = batch_item[env, position - 1]
+        position -= 1
+    batch_order[env, position] = order
+    batch_item[env, position] = item
+    batch_len[env] = length + 1
+    if position == length:
+        _count(env, item, rules, play)
+        return
+    base_sum[env] = saved_sums[env, 0]
+    bonus_sum[env] = saved_sums[env, 1]
+    bonus[env] = saved_sums[env, 2]
+    hp[env] = saved_sums[env, 3]
+    counts[env] = saved_counts[env, :6]
+    judged[env] = saved_counts[env, 6]
+    combo[env] = saved_counts[env, 7]
+    max_combo[env] = saved_counts[env, 8]
+    failed[env] = saved_counts[env, 9] != 0
+    score[env] = round(base_sum[env]) + round(bonus_sum[env])
+    for k in range(length + 1):
+        _count(env, batch_item[env, k], rules, play)
+
+
+@nb.njit(cache=True)
 def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count) -> None:
     """Judge the column's current object (Judge._emit): log it, move the cursor, score it."""
     col_begin = maps[0]
     cursor, status, head = play[0], play[1], play[2]
+    order = _object_order(env, column, map_id, maps, play)
     if log.shape[0] > 0:
         row = log_count[0]
         if row < log.shape[0]:
@@ -226,7 +287,17 @@ def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_
     status[env, column] = PENDING
     head[env, column] = NO_ERROR
     _update_expiry(env, column, map_id, maps, rules[0][env], play)
-    _apply(env, judgement, rules, play)
+    _book(env, t, order, judgement, rules, play)
+
+
+@nb.njit(cache=True, inline="always")
+def _object_order(env, column, map_id, maps, play):
+    """Rank of the column's current object in ``(start, column)`` order: the Judge's object index
+    compares the same way."""
+    col_begin, starts = maps[0], maps[1]
+    cursor = play[0]
+    keys = cursor.shape[1]
+    return starts[col_begin[map_id, column] + cursor[env, column]] * keys + column
 
 
 @nb.njit(cache=True, inline="always")
@@ -242,7 +313,7 @@ def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.advance: expire, in time order, every object whose window closed by ``t``."""
     col_begin, starts, ends = maps
     cursor, status, head = play[0], play[1], play[2]
-    expiry, combo = play[6], play[11]
+    expiry = play[6]
     w = rules[0][env]
     keys = cursor.shape[1]
     while True:
@@ -261,7 +332,8 @@ def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
         elif state == PENDING:
             status[env, column] = HEAD_MISSED
             _update_expiry(env, column, map_id, maps, w, play)
-            combo[env] = 0
+            order = _object_order(env, column, map_id, maps, play)
+            _book(env, best, order, COMBO_BREAK, rules, play)
             continue
         elif state == HELD:
             error = _judged_head_error(head[env, column], starts[index], ends[index], w)
@@ -313,7 +385,6 @@ def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.release after the key went up."""
     col_begin, starts, ends = maps
     cursor, status, head, grab = play[:4]
-    combo = play[11]
     w = rules[0][env]
     index = col_begin[map_id, column] + cursor[env, column]
     if index >= col_begin[map_id, column + 1] or ends[index] == starts[index]:
@@ -325,7 +396,7 @@ def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
     if t < end - w[W_MEH]:
         status[env, column] = BROKEN
         _update_expiry(env, column, map_id, maps, w, play)
-        combo[env] = 0
+        _book(env, t, _object_order(env, column, map_id, maps, play), COMBO_BREAK, rules, play)
         return
     if state == REGRABBED:
         judgement = max(hold_judgement(w, grab[env, column], t - end), GOOD)

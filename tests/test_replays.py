@@ -383,8 +383,11 @@ def test_ln_heavy_maps_mismatch_report():
     )
     print("\n".join(lines))
     assert mismatch <= 0.003 * judgements
+    # Regression guards at the measured level (Aegleseeker 28 of 266,640; Raijin 8 of 1,461).
     aegle_mismatch, aegle_judgements = totals["Aegleseeker"]
-    assert aegle_mismatch <= 0.0015 * aegle_judgements
+    assert aegle_mismatch <= 0.0002 * aegle_judgements
+    raijin_mismatch, raijin_judgements = totals["Raijin"]
+    assert raijin_mismatch <= 0.01 * raijin_judgements
 
 
 def test_verify_on_aegleseeker_replay():

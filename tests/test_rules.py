@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ppomania.game import (
     Beatmap,
+    Judge,
     Judgement,
     KeyEvent,
     Mods,
@@ -492,6 +493,99 @@ def test_hold_break_and_regrab():
         KeyEvent(1300, 0, False),
     ]
     assert [r.judgement for r in judge_play(short, events).results] == [GOOD]
+
+
+def test_broken_hold_can_be_grabbed_until_its_tail_window_closes():
+    # OD8 (ok 103, meh 127): hold 1000-1800 let go at 1300, a note at 1850 in the same column.
+    beatmap = one_key_map(8.0, [1000, 1850], [1800, 1850])
+    broken = [KeyEvent(1000, 0, True), KeyEvent(1300, 0, False)]
+    # A press after the tail, before tail + ok, re-grabs the hold (a 50), not the note.
+    events = [*broken, KeyEvent(1850, 0, True), KeyEvent(1880, 0, False)]
+    play = judge_play(beatmap, events)
+    assert [(r.object_index, r.judgement) for r in play.results] == [(0, MEH), (1, MISS)]
+    # At tail + ok the hold is a MISS first, and the press takes the note.
+    beatmap = one_key_map(8.0, [1000, 1903], [1800, 1903])
+    events = [*broken, KeyEvent(1903, 0, True), KeyEvent(1933, 0, False)]
+    play = judge_play(beatmap, events)
+    assert [(r.object_index, r.judgement, r.time_ms) for r in play.results] == [
+        (0, MISS, 1903),
+        (1, MAX, 1903),
+    ]
+
+
+def test_head_window_closes_at_meh():
+    # OD8: an unpressed head breaks combo at start + meh + 1; a press at +meh still takes it.
+    beatmap = one_key_map(8.0, [500, 1000], [500, 1800])
+    judge = Judge(beatmap)
+    judge.feed(KeyEvent(500, 0, True))
+    judge.feed(KeyEvent(530, 0, False))
+    judge.advance(1127)
+    assert judge.state.combo == 1
+    judge.advance(1128)
+    assert judge.state.combo == 0
+    # Pressed at +110 (past ok, within meh): a held head, no combo break, judged 50.
+    events = [*taps(500), KeyEvent(1110, 0, True), KeyEvent(1800, 0, False)]
+    play = judge_play(beatmap, events)
+    assert [r.judgement for r in play.results] == [MAX, MEH]
+    assert play.state.combo == 2
+
+
+def test_key_held_across_an_unpressed_head():
+    # The key goes down for the note at 500 and stays down past the hold's head: no press, so
+    # no head; stable checks the hold when the key comes up.
+    beatmap = one_key_map(8.0, [500, 1000], [500, 1800])
+    judge = Judge(beatmap)
+    judge.feed(KeyEvent(500, 0, True))
+    judge.advance(1500)
+    assert judge.state.combo == 1  # no break while the key is down
+    judge.feed(KeyEvent(1500, 0, False))  # up in the body: break, the hold can still be grabbed
+    assert judge.state.combo == 0
+    judge.feed(KeyEvent(1600, 0, True))
+    judge.feed(KeyEvent(1800, 0, False))
+    assert [r.judgement for r in judge.results] == [MAX, MEH]
+    # Up only in the tail window: a MISS right then.
+    play = judge_play(beatmap, [KeyEvent(500, 0, True), KeyEvent(1700, 0, False)])
+    assert [(r.judgement, r.time_ms) for r in play.results] == [(MAX, 500), (MISS, 1700)]
+    # Down until the end: a MISS at tail + ok.
+    play = judge_play(beatmap, [KeyEvent(500, 0, True), KeyEvent(3000, 0, False)])
+    assert [(r.judgement, r.time_ms) for r in play.results] == [(MAX, 500), (MISS, 1903)]
+
+
+def test_short_hold_let_go_in_its_head_window_is_missed_at_tail_minus_meh():
+    # OD8 hold 1000-1200: let go at 1020 (before 1200 - 127 and within the head window), stable
+    # still checks it every frame and finalises it as a MISS at 1073; a press after that takes
+    # the next note.
+    beatmap = one_key_map(8.0, [1000, 1150], [1200, 1150])
+    events = [KeyEvent(990, 0, True), KeyEvent(1020, 0, False), KeyEvent(1150, 0, True)]
+    play = judge_play(beatmap, events)
+    assert [(r.object_index, r.judgement, r.time_ms) for r in play.results] == [
+        (0, MISS, 1073),
+        (1, MAX, 1150),
+    ]
+    # Pressed again before 1073 it is a re-grab.
+    events = [KeyEvent(990, 0, True), KeyEvent(1020, 0, False), KeyEvent(1050, 0, True)]
+    play = judge_play(beatmap, [*events, KeyEvent(1200, 0, False)])
+    assert [(r.object_index, r.judgement) for r in play.results] == [(0, GOOD), (1, MISS)]
+
+
+def test_regrabbed_hold_held_past_its_tail():
+    # Re-grabbed 20 ms after the head and never let go: judged like an overhold from the
+    # re-grab (20 > 19 -> 100).
+    beatmap = one_key_map(8.0, [1000], [1300])
+    events = [KeyEvent(1000, 0, True), KeyEvent(1010, 0, False), KeyEvent(1020, 0, True)]
+    play = judge_play(beatmap, [*events, KeyEvent(2000, 0, False)])
+    assert [(r.judgement, r.time_ms) for r in play.results] == [(OK, 1403)]
+
+
+def test_hold_judged_before_its_head_locks_the_column():
+    # A 1 ms hold pressed 140 ms early and let go 100 ms early is judged at once (the tail
+    # window is open); like an early tap it locks the column until its time.
+    beatmap = one_key_map(8.0, [1000, 1001], [1001, 1001])
+    events = [KeyEvent(860, 0, True), KeyEvent(900, 0, False), KeyEvent(950, 0, True)]
+    play = judge_play(beatmap, events)
+    assert play.results[0].time_ms == 900
+    assert [r.object_index for r in play.results] == [0, 1]
+    assert play.results[1].judgement == MISS  # the press at 950 was eaten by the lock
 
 
 def test_overhold_judged_from_head_only():

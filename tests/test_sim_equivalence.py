@@ -222,7 +222,12 @@ def test_hold_paths_are_exercised():
                 outcomes["re-grabbed"] += 1
             elif r.hit_error_ms < -windows.meh:
                 outcomes["early head"] += 1
-    held_paths = (judge_states.HELD, judge_states.BROKEN, judge_states.HEAD_MISSED)
+    held_paths = (
+        judge_states.HELD,
+        judge_states.BROKEN,
+        judge_states.EARLY_BROKEN,
+        judge_states.HEAD_MISSED,
+    )
     assert set(held_paths) | {judge_states.REGRABBED} <= seen
     assert all(n > 0 for n in outcomes.values()), outcomes
 

@@ -9,21 +9,22 @@ agent's own presses live. It works incrementally (:meth:`Judge.press`, :meth:`Ju
 Per column, a key-down is offered to the earliest object not yet judged:
 
 - tap note: hit if the error ``e`` is in ``[-miss, +ok)``; ``e < -meh`` consumes the note as a MISS.
-  A note hit early locks the column until its time (presses in between do nothing). A note nobody
-  pressed is a MISS once ``+ok`` has passed.
-- hold note: the head takes ``e`` in ``[-miss, +ok]`` (late edge inclusive, unlike a tap). The release
-  gives one combined judgement (:meth:`HitWindows.hold_judgement`); held until ``tail + ok`` it is
-  judged from the head alone. A head pressed earlier than ``-meh`` is judged as if pressed one ms
-  before the tail (a stable quirk; usually a 50).
-- hold break: a release before ``tail - meh`` resets combo. The hold can be grabbed again up to
-  ``tail - meh``; held into the tail window it is judged like a hold pressed at the re-grab, at best
-  200. Not grabbed again: MISS. A head never pressed by ``+ok`` can be grabbed up to the tail time
-  with the same rule.
+  A note nobody pressed is a MISS once ``+ok`` has passed.
+- hold note: a press from ``-miss`` on takes the head. The release gives one combined judgement
+  (:meth:`HitWindows.hold_judgement`); held until ``tail + ok`` it is judged from the head alone. A
+  head pressed earlier than ``-meh`` is judged as if pressed one ms before the tail (usually a 50).
+  A head still unpressed at ``+meh`` (with the key up) breaks combo; with the key held down from an
+  earlier note there is no press, and the hold is checked when the key comes up.
+- hold break: a release before ``tail - meh`` resets combo. Until ``tail + ok`` the hold can be
+  grabbed again, and is then judged like a hold pressed at the re-grab, at best 200; otherwise it is
+  a MISS (a short hold let go inside its head window is a MISS already at ``tail - meh``).
+- an object judged before its time (an early tap, a tiny hold) locks the column until that time:
+  presses in between do nothing.
 
-The hold rules past the combined judgement are stable's behaviour as far as the replays in
-``tests/data`` tell (the break/re-grab cut-off at ``tail - meh``, the re-grab judgement and the early
-head quirk follow Mania-Replay-Master's judge and cut the Aegleseeker mismatch from 0.24% to 0.09%);
-see ``tests/test_replays.py`` for what is left.
+These hold rules follow osu!stable's update loop (``HitCircleManiaLong.Hit``) as a public
+reconstruction of it describes them; against the replays in ``tests/data`` they leave 28 of 266,640
+Aegleseeker and 8 of 1,461 Raijin judgements off (the Mania-Replay-Master-style rules they replaced
+left 236 and 28). See ``tests/test_replays.py``.
 """
 
 from __future__ import annotations
@@ -57,14 +58,16 @@ class HitResult(NamedTuple):
     hit_error_ms: int | None
 
 
-# Per-object status. Holds move PENDING -> HELD -> judged, with BROKEN / HEAD_MISSED / REGRABBED
-# for the dropped and late-grabbed paths.
+# Per-object status. Holds move PENDING -> HELD -> judged; a hold let go early is BROKEN (or
+# EARLY_BROKEN while its head window is still open), one whose head passed unpressed HEAD_MISSED,
+# and either one pressed again REGRABBED.
 PENDING = 0
 HELD = 1
 BROKEN = 2
 HEAD_MISSED = 3
 REGRABBED = 4
-JUDGED = 5
+EARLY_BROKEN = 5
+JUDGED = 6
 
 _NEVER = math.inf
 
@@ -136,20 +139,18 @@ class Judge:
         index = self._current(column)
         if index < 0:
             return _NEVER
-        ok = self.windows.ok
+        w = self.windows
         status = self._status[index]
+        start, end = self._starts[index], self._ends[index]
         if not self._holds[index]:
-            return self._starts[index] + ok
-        if status == PENDING:
-            return self._starts[index] + ok + 1
-        if status in (HELD, REGRABBED):
-            return self._ends[index] + ok
-        if status == BROKEN:
-            return self._ends[index] - self.windows.meh + 1
-        return self._ends[index] + 1
+            return start + w.ok
+        if status == PENDING and not self._key_down[column]:
+            return start + w.meh + 1
+        if status == EARLY_BROKEN:
+            return min(start + w.meh + 1, end - w.meh)
+        return end + w.ok
 
-    def _judged_head_error(self, index: int) -> int:
-        error = self._head_error[index] or 0
+    def _judged_head_error(self, index: int, error: int) -> int:
         if error < -self.windows.meh:
             return self._ends[index] - 1 - self._starts[index]
         return error
@@ -157,27 +158,38 @@ class Judge:
     def _emit(self, time_ms: int, column: int, index: int, judgement: Judgement) -> HitResult:
         result = HitResult(int(time_ms), column, index, judgement, self._head_error[index])
         self._status[index] = JUDGED
+        if time_ms < self._starts[index]:
+            self._lock_until[column] = self._starts[index]
         self._cursor[column] += 1
         self._expiry[column] = self._expiry_of(column)
         self.results.append(result)
         self.processor.apply(judgement, time_ms, index)
         return result
 
+    def _drop(self, time_ms: int, column: int, index: int, status: int) -> None:
+        """A hold let go (or whose head passed unpressed) before ``tail - meh``: combo break."""
+        self._status[index] = status
+        self._expiry[column] = self._expiry_of(column)
+        self.processor.break_combo(time_ms, index)
+
     def _expire(self, column: int, out: list[HitResult]) -> None:
         index = self._current(column)
         time_ms = int(self._expiry[column])
         status = self._status[index]
-        if not self._holds[index]:
-            out.append(self._emit(time_ms, column, index, Judgement.MISS))
-        elif status == PENDING:
-            self._status[index] = HEAD_MISSED
-            self.processor.break_combo(time_ms, index)
-            self._expiry[column] = self._expiry_of(column)
-        elif status == HELD:
-            judgement = self.windows.overhold_judgement(self._judged_head_error(index))
-            out.append(self._emit(time_ms, column, index, judgement))
+        end_window = self._ends[index] - self.windows.meh
+        if status == HELD:
+            error = self._judged_head_error(index, self._head_error[index] or 0)
+            out.append(self._emit(time_ms, column, index, self.windows.overhold_judgement(error)))
         elif status == REGRABBED:
-            out.append(self._emit(time_ms, column, index, Judgement.MEH))
+            error = self._judged_head_error(index, self._grab_error[index])
+            judgement = max(self.windows.overhold_judgement(error), Judgement.GOOD)
+            out.append(self._emit(time_ms, column, index, judgement))
+        elif status in (PENDING, EARLY_BROKEN) and self._holds[index] and time_ms < end_window:
+            if status == PENDING:
+                self._drop(time_ms, column, index, HEAD_MISSED)
+            else:
+                self._status[index] = BROKEN
+                self._expiry[column] = self._expiry_of(column)
         else:
             out.append(self._emit(time_ms, column, index, Judgement.MISS))
 
@@ -201,28 +213,26 @@ class Judge:
             return out
         self._key_down[column] = True
         index = self._current(column)
-        if index < 0 or time_ms < self._lock_until[column]:
+        if index < 0:
             return out
         error = time_ms - self._starts[index]
         status = self._status[index]
+        if time_ms < self._lock_until[column] or error < -self.windows.miss:
+            self._expiry[column] = self._expiry_of(column)
+            return out
         if not self._holds[index]:
             judgement = self.windows.tap_judgement(error)
-            if judgement is None:
-                return out
-            self._head_error[index] = error
-            if error < 0:
-                self._lock_until[column] = self._starts[index]
-            out.append(self._emit(time_ms, column, index, judgement))
-        elif status == PENDING:
-            if error < -self.windows.miss:
-                return out
+            if judgement is not None:
+                self._head_error[index] = error
+                out.append(self._emit(time_ms, column, index, judgement))
+            return out
+        if status == PENDING:
             self._head_error[index] = error
             self._status[index] = HELD
-            self._expiry[column] = self._expiry_of(column)
-        elif status in (BROKEN, HEAD_MISSED):
+        else:
             self._grab_error[index] = error
             self._status[index] = REGRABBED
-            self._expiry[column] = self._expiry_of(column)
+        self._expiry[column] = self._expiry_of(column)
         return out
 
     def release(self, time_ms: int, column: int) -> list[HitResult]:
@@ -236,18 +246,26 @@ class Judge:
         if index < 0 or not self._holds[index]:
             return out
         status = self._status[index]
-        if status not in (HELD, REGRABBED):
-            return out
-        end = self._ends[index]
-        if time_ms < end - self.windows.meh:
-            self._status[index] = BROKEN
-            self._expiry[column] = self._expiry_of(column)
-            self.processor.break_combo(time_ms, index)
-        elif status == REGRABBED:
-            judgement = self.windows.hold_judgement(self._grab_error[index], time_ms - end)
-            out.append(self._emit(time_ms, column, index, max(judgement, Judgement.GOOD)))
-        else:
-            judgement = self.windows.hold_judgement(self._judged_head_error(index), time_ms - end)
+        start, end, w = self._starts[index], self._ends[index], self.windows
+        if status == PENDING:
+            # Held across the head without a press: stable checks the hold once the key is up.
+            if time_ms < start + w.meh:
+                self._expiry[column] = self._expiry_of(column)
+            elif time_ms < end - w.meh:
+                self._drop(time_ms, column, index, HEAD_MISSED)
+            else:
+                out.append(self._emit(time_ms, column, index, Judgement.MISS))
+        elif status in (HELD, REGRABBED):
+            if time_ms < end - w.meh:
+                dropped = BROKEN if time_ms > start + w.meh else EARLY_BROKEN
+                self._drop(time_ms, column, index, dropped)
+                return out
+            if status == HELD:
+                error = self._judged_head_error(index, self._head_error[index] or 0)
+                judgement = w.hold_judgement(error, time_ms - end)
+            else:
+                error = self._judged_head_error(index, self._grab_error[index])
+                judgement = max(w.hold_judgement(error, time_ms - end), Judgement.GOOD)
             out.append(self._emit(time_ms, column, index, judgement))
         return out
 

@@ -22,6 +22,7 @@ HELD = 1
 BROKEN = 2
 HEAD_MISSED = 3
 REGRABBED = 4
+EARLY_BROKEN = 5
 
 MAX, GREAT, GOOD, OK, MEH, MISS = 0, 1, 2, 3, 4, 5
 
@@ -140,7 +141,7 @@ class PlayArrays:
 def _update_expiry(env, column, map_id, maps, w, play) -> None:
     """When the column's current object can no longer be taken as it stands (Judge._expiry_of)."""
     col_begin, starts, ends = maps
-    cursor, status, expiry = play[0], play[1], play[6]
+    cursor, status, key_down, expiry = play[0], play[1], play[4], play[6]
     index = col_begin[map_id, column] + cursor[env, column]
     if index >= col_begin[map_id, column + 1]:
         expiry[env, column] = NEVER
@@ -148,14 +149,12 @@ def _update_expiry(env, column, map_id, maps, w, play) -> None:
     state = status[env, column]
     if ends[index] == starts[index]:
         expiry[env, column] = starts[index] + w[W_OK]
-    elif state == PENDING:
-        expiry[env, column] = starts[index] + w[W_OK] + 1
-    elif state == HELD or state == REGRABBED:
-        expiry[env, column] = ends[index] + w[W_OK]
-    elif state == BROKEN:
-        expiry[env, column] = ends[index] - w[W_MEH] + 1
+    elif state == PENDING and not key_down[env, column]:
+        expiry[env, column] = starts[index] + w[W_MEH] + 1
+    elif state == EARLY_BROKEN:
+        expiry[env, column] = min(starts[index] + w[W_MEH] + 1, ends[index] - w[W_MEH])
     else:
-        expiry[env, column] = ends[index] + 1
+        expiry[env, column] = ends[index] + w[W_OK]
 
 
 @nb.njit(cache=True)
@@ -271,8 +270,11 @@ def _book(env, t, order, item, rules, play) -> None:
 def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count) -> None:
     """Judge the column's current object (Judge._emit): log it, move the cursor, score it."""
     col_begin = maps[0]
-    cursor, status, head = play[0], play[1], play[2]
+    cursor, status, head, lock = play[0], play[1], play[2], play[5]
+    start = maps[1][col_begin[map_id, column] + cursor[env, column]]
     order = _object_order(env, column, map_id, maps, play)
+    if t < start:
+        lock[env, column] = start
     if log.shape[0] > 0:
         row = log_count[0]
         if row < log.shape[0]:
@@ -309,10 +311,18 @@ def _judged_head_error(head_error, start, end, w):
 
 
 @nb.njit(cache=True)
+def _drop(env, t, column, map_id, maps, rules, play, state) -> None:
+    """Judge._drop: a hold let go (or its head passed unpressed) early: combo break."""
+    play[1][env, column] = state
+    _update_expiry(env, column, map_id, maps, rules[0][env], play)
+    _book(env, t, _object_order(env, column, map_id, maps, play), COMBO_BREAK, rules, play)
+
+
+@nb.njit(cache=True)
 def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.advance: expire, in time order, every object whose window closed by ``t``."""
     col_begin, starts, ends = maps
-    cursor, status, head = play[0], play[1], play[2]
+    cursor, status, head, grab = play[:4]
     expiry = play[6]
     w = rules[0][env]
     keys = cursor.shape[1]
@@ -327,19 +337,19 @@ def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
             return
         index = col_begin[map_id, column] + cursor[env, column]
         state = status[env, column]
-        if ends[index] == starts[index]:
-            judgement = MISS
-        elif state == PENDING:
-            status[env, column] = HEAD_MISSED
-            _update_expiry(env, column, map_id, maps, w, play)
-            order = _object_order(env, column, map_id, maps, play)
-            _book(env, best, order, COMBO_BREAK, rules, play)
-            continue
-        elif state == HELD:
-            error = _judged_head_error(head[env, column], starts[index], ends[index], w)
-            judgement = overhold_judgement(w, error)
+        start, end = starts[index], ends[index]
+        if state == HELD:
+            judgement = overhold_judgement(w, _judged_head_error(head[env, column], start, end, w))
         elif state == REGRABBED:
-            judgement = MEH
+            error = _judged_head_error(grab[env, column], start, end, w)
+            judgement = max(overhold_judgement(w, error), GOOD)
+        elif (state == PENDING or state == EARLY_BROKEN) and end > start and best < end - w[W_MEH]:
+            if state == PENDING:
+                _drop(env, best, column, map_id, maps, rules, play, HEAD_MISSED)
+            else:
+                status[env, column] = BROKEN
+                _update_expiry(env, column, map_id, maps, w, play)
+            continue
         else:
             judgement = MISS
         _emit(env, best, column, map_id, judgement, head[env, column], maps, rules, play, log,
@@ -353,29 +363,25 @@ def _press(env, t, column, map_id, maps, rules, play, log, log_count) -> bool:
     cursor, status, head, grab, _, lock = play[:6]
     w = rules[0][env]
     index = col_begin[map_id, column] + cursor[env, column]
-    if index >= col_begin[map_id, column + 1] or t < lock[env, column]:
+    if index >= col_begin[map_id, column + 1]:
         return False
     error = t - starts[index]
-    state = status[env, column]
+    if t < lock[env, column] or error < -w[W_MISS]:
+        _update_expiry(env, column, map_id, maps, w, play)
+        return False
     if ends[index] == starts[index]:
         judgement = tap_judgement(w, error)
         if judgement < 0:
             return False
         head[env, column] = error
-        if error < 0:
-            lock[env, column] = starts[index]
         _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count)
         return True
-    if state == PENDING:
-        if error < -w[W_MISS]:
-            return False
+    if status[env, column] == PENDING:
         head[env, column] = error
         status[env, column] = HELD
-    elif state == BROKEN or state == HEAD_MISSED:
+    else:
         grab[env, column] = error
         status[env, column] = REGRABBED
-    else:
-        return False
     _update_expiry(env, column, map_id, maps, w, play)
     return True
 
@@ -390,18 +396,28 @@ def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
     if index >= col_begin[map_id, column + 1] or ends[index] == starts[index]:
         return
     state = status[env, column]
+    start, end = starts[index], ends[index]
+    if state == PENDING:
+        # Held across the head without a press: stable checks the hold once the key is up.
+        if t < start + w[W_MEH]:
+            _update_expiry(env, column, map_id, maps, w, play)
+        elif t < end - w[W_MEH]:
+            _drop(env, t, column, map_id, maps, rules, play, HEAD_MISSED)
+        else:
+            _emit(env, t, column, map_id, MISS, head[env, column], maps, rules, play, log,
+                  log_count)  # fmt: skip
+        return
     if state != HELD and state != REGRABBED:  # numba has no tuple membership on ints
         return
-    end = ends[index]
     if t < end - w[W_MEH]:
-        status[env, column] = BROKEN
-        _update_expiry(env, column, map_id, maps, w, play)
-        _book(env, t, _object_order(env, column, map_id, maps, play), COMBO_BREAK, rules, play)
+        _drop(env, t, column, map_id, maps, rules, play,
+              BROKEN if t > start + w[W_MEH] else EARLY_BROKEN)  # fmt: skip
         return
     if state == REGRABBED:
-        judgement = max(hold_judgement(w, grab[env, column], t - end), GOOD)
+        error = _judged_head_error(grab[env, column], start, end, w)
+        judgement = max(hold_judgement(w, error, t - end), GOOD)
     else:
-        error = _judged_head_error(head[env, column], starts[index], end, w)
+        error = _judged_head_error(head[env, column], start, end, w)
         judgement = hold_judgement(w, error, t - end)
     _emit(env, t, column, map_id, judgement, head[env, column], maps, rules, play, log, log_count)
 

@@ -68,7 +68,7 @@ from ppomania.game.score import Phase
 from ppomania.game.state_protocol import GameSnapshot
 from ppomania.live.capture import Calibration, Rect, ScreenCapture
 from ppomania.live.keys import RETRY_KEY, KeySender
-from ppomania.live.state_client import LiveState, StateClient
+from ppomania.live.state_client import DEFAULT_PORT, LiveState, StateClient
 from ppomania.sim.render import CaptureArea, FrameStack, HighwayGeometry, preprocess_capture
 
 _BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], dtype=np.float32)
@@ -331,7 +331,7 @@ class LiveManiaEnv(gym.Env):
         realtime: bool = False,
         songs: str | Path | None = None,
         host: str = "127.0.0.1",
-        port: int = 24050,
+        port: int = DEFAULT_PORT,
         offset_ms: float = 0.0,
         offset_window: int = 16,
         state_timeout_s: float = 1.0,

@@ -150,7 +150,11 @@ class Judge:
             return min(start + w.meh + 1, end - w.meh)
         return end + w.ok
 
-    def _judged_head_error(self, index: int, error: int) -> int:
+    def _press_error(self, index: int) -> int:
+        """Error of the press holding the hold (the head, or the re-grab), as stable judges it:
+        one pressed earlier than ``-meh`` counts as pressed one ms before the tail."""
+        regrabbed = self._status[index] == REGRABBED
+        error = self._grab_error[index] if regrabbed else self._head_error[index] or 0
         if error < -self.windows.meh:
             return self._ends[index] - 1 - self._starts[index]
         return error
@@ -177,12 +181,10 @@ class Judge:
         time_ms = int(self._expiry[column])
         status = self._status[index]
         end_window = self._ends[index] - self.windows.meh
-        if status == HELD:
-            error = self._judged_head_error(index, self._head_error[index] or 0)
-            out.append(self._emit(time_ms, column, index, self.windows.overhold_judgement(error)))
-        elif status == REGRABBED:
-            error = self._judged_head_error(index, self._grab_error[index])
-            judgement = max(self.windows.overhold_judgement(error), Judgement.GOOD)
+        if status in (HELD, REGRABBED):
+            judgement = self.windows.overhold_judgement(self._press_error(index))
+            if status == REGRABBED:
+                judgement = max(judgement, Judgement.GOOD)
             out.append(self._emit(time_ms, column, index, judgement))
         elif status in (PENDING, EARLY_BROKEN) and self._holds[index] and time_ms < end_window:
             if status == PENDING:
@@ -260,12 +262,9 @@ class Judge:
                 dropped = BROKEN if time_ms > start + w.meh else EARLY_BROKEN
                 self._drop(time_ms, column, index, dropped)
                 return out
-            if status == HELD:
-                error = self._judged_head_error(index, self._head_error[index] or 0)
-                judgement = w.hold_judgement(error, time_ms - end)
-            else:
-                error = self._judged_head_error(index, self._grab_error[index])
-                judgement = max(w.hold_judgement(error, time_ms - end), Judgement.GOOD)
+            judgement = w.hold_judgement(self._press_error(index), time_ms - end)
+            if status == REGRABBED:
+                judgement = max(judgement, Judgement.GOOD)
             out.append(self._emit(time_ms, column, index, judgement))
         return out
 

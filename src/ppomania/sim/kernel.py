@@ -269,19 +269,19 @@ def _book(env, t, order, item, rules, play) -> None:
 @nb.njit(cache=True)
 def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count) -> None:
     """Judge the column's current object (Judge._emit): log it, move the cursor, score it."""
-    col_begin = maps[0]
+    col_begin, starts = maps[0], maps[1]
     cursor, status, head, lock = play[0], play[1], play[2], play[5]
-    start = maps[1][col_begin[map_id, column] + cursor[env, column]]
+    index = col_begin[map_id, column] + cursor[env, column]
     order = _object_order(env, column, map_id, maps, play)
-    if t < start:
-        lock[env, column] = start
+    if t < starts[index]:
+        lock[env, column] = starts[index]
     if log.shape[0] > 0:
         row = log_count[0]
         if row < log.shape[0]:
             log[row, 0] = env
             log[row, 1] = t
             log[row, 2] = column
-            log[row, 3] = col_begin[map_id, column] + cursor[env, column]
+            log[row, 3] = index
             log[row, 4] = judgement
             log[row, 5] = error
         log_count[0] = row + 1
@@ -303,11 +303,14 @@ def _object_order(env, column, map_id, maps, play):
 
 
 @nb.njit(cache=True, inline="always")
-def _judged_head_error(head_error, start, end, w):
-    # Stable judges a head pressed earlier than -meh as if pressed 1 ms before the tail.
-    if head_error < -w[W_MEH]:
+def _press_error(env, column, start, end, w, play):
+    """Judge._press_error: the head's or the re-grab's error; earlier than -meh counts as 1 ms
+    before the tail."""
+    status, head, grab = play[1], play[2], play[3]
+    error = grab[env, column] if status[env, column] == REGRABBED else head[env, column]
+    if error < -w[W_MEH]:
         return end - 1 - start
-    return head_error
+    return error
 
 
 @nb.njit(cache=True)
@@ -322,7 +325,7 @@ def _drop(env, t, column, map_id, maps, rules, play, state) -> None:
 def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.advance: expire, in time order, every object whose window closed by ``t``."""
     col_begin, starts, ends = maps
-    cursor, status, head, grab = play[:4]
+    cursor, status, head = play[:3]
     expiry = play[6]
     w = rules[0][env]
     keys = cursor.shape[1]
@@ -338,11 +341,10 @@ def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
         index = col_begin[map_id, column] + cursor[env, column]
         state = status[env, column]
         start, end = starts[index], ends[index]
-        if state == HELD:
-            judgement = overhold_judgement(w, _judged_head_error(head[env, column], start, end, w))
-        elif state == REGRABBED:
-            error = _judged_head_error(grab[env, column], start, end, w)
-            judgement = max(overhold_judgement(w, error), GOOD)
+        if state == HELD or state == REGRABBED:
+            judgement = overhold_judgement(w, _press_error(env, column, start, end, w, play))
+            if state == REGRABBED:
+                judgement = max(judgement, GOOD)
         elif (state == PENDING or state == EARLY_BROKEN) and end > start and best < end - w[W_MEH]:
             if state == PENDING:
                 _drop(env, best, column, map_id, maps, rules, play, HEAD_MISSED)
@@ -390,7 +392,7 @@ def _press(env, t, column, map_id, maps, rules, play, log, log_count) -> bool:
 def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.release after the key went up."""
     col_begin, starts, ends = maps
-    cursor, status, head, grab = play[:4]
+    cursor, status, head = play[:3]
     w = rules[0][env]
     index = col_begin[map_id, column] + cursor[env, column]
     if index >= col_begin[map_id, column + 1] or ends[index] == starts[index]:
@@ -413,12 +415,9 @@ def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
         _drop(env, t, column, map_id, maps, rules, play,
               BROKEN if t > start + w[W_MEH] else EARLY_BROKEN)  # fmt: skip
         return
+    judgement = hold_judgement(w, _press_error(env, column, start, end, w, play), t - end)
     if state == REGRABBED:
-        error = _judged_head_error(grab[env, column], start, end, w)
-        judgement = max(hold_judgement(w, error, t - end), GOOD)
-    else:
-        error = _judged_head_error(head[env, column], start, end, w)
-        judgement = hold_judgement(w, error, t - end)
+        judgement = max(judgement, GOOD)
     _emit(env, t, column, map_id, judgement, head[env, column], maps, rules, play, log, log_count)
 
 

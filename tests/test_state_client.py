@@ -18,21 +18,15 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from ppomania.game.rules import Mods
 from ppomania.game.score import GameState, Phase, accuracy
-from ppomania.live.protocol import (
-    GOSUMEMORY,
-    TOSU_V2,
-    BeatmapInfo,
-    GameSnapshot,
-    build_document,
-    dumps,
-)
 from ppomania.live.state_client import (
     LiveState,
-    PhaseTracker,
     StateClient,
     bench_state_client,
     measure_read_cost,
 )
+from ppomania.protocol.documents import build_document, dumps
+from ppomania.protocol.phases import PhaseTracker
+from ppomania.protocol.snapshot import GOSUMEMORY, TOSU_V2, BeatmapInfo, GameSnapshot
 from ppomania.standin.server import StateServer
 
 MD5 = "3f1a9c0d5b7e4f2a8c6d1e9b0a7f5c3d"

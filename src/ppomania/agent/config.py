@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ppomania.protocol.endpoint import DEFAULT_PORT
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -126,7 +128,7 @@ class TrainConfig:
     """The osu! Songs folder the live game's map is looked up in (default: the one the state names)."""
     live_calibration: str = ""
     """Playfield calibration JSON (default: the file `ppomania calibrate` writes)."""
-    live_port: int = 24050
+    live_port: int = DEFAULT_PORT
     """Port of tosu/gosumemory (or the stand-in)."""
 
     def resolved_run_name(self, timestamp: int) -> str:

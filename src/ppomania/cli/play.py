@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ppomania.cli import CliError
+from ppomania.protocol.endpoint import DEFAULT_PORT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--songs", type=Path, help="the osu! Songs folder (to find the map)")
     parser.add_argument("--episodes", type=int, default=1, help="plays (1)")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
-    parser.add_argument("--port", type=int, default=24050, help="state server port (24050)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"state server port ({DEFAULT_PORT})"
+    )
     parser.add_argument(
         "--area", help="capture area on screen L,T,W,H for the agent's frame (default: calibration)"
     )

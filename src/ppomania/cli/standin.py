@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ppomania.cli import CliError
+from ppomania.protocol.endpoint import DEFAULT_PORT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("map", help="an osu!mania .osu file")
     parser.add_argument("--flavor", choices=("tosu", "gosumemory"), default="tosu")
-    parser.add_argument("--port", type=int, default=24050, help="state server port (24050)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"state server port ({DEFAULT_PORT})"
+    )
     parser.add_argument("--lead-in-ms", type=float, default=2000.0, help="lead-in (2000 ms)")
     parser.add_argument(
         "--auto-retry", action="store_true", help="restart after a fail or the results"

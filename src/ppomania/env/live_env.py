@@ -65,10 +65,11 @@ from ppomania.game.beatmap import Beatmap, BeatmapError, load_beatmap
 from ppomania.game.judge import HitResult, Judge, KeyEvent
 from ppomania.game.rules import Mods
 from ppomania.game.score import Phase
-from ppomania.game.state_protocol import GameSnapshot
 from ppomania.live.capture import Calibration, Rect, ScreenCapture
 from ppomania.live.keys import RETRY_KEY, KeySender
-from ppomania.live.state_client import DEFAULT_PORT, LiveState, StateClient
+from ppomania.live.state_client import LiveState, StateClient
+from ppomania.protocol.endpoint import DEFAULT_PORT
+from ppomania.protocol.snapshot import GameSnapshot
 from ppomania.sim.render import CaptureArea, FrameStack, HighwayGeometry, preprocess_capture
 
 _BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], dtype=np.float32)

@@ -41,9 +41,10 @@ from ppomania.game.beatmap import Beatmap
 from ppomania.game.judge import HitResult, Judge
 from ppomania.game.rules import DEFAULT_BINDINGS
 from ppomania.game.score import GameState, Phase
-from ppomania.game.state_protocol import BeatmapInfo, GameSnapshot
+from ppomania.protocol.endpoint import DEFAULT_PORT
+from ppomania.protocol.snapshot import BeatmapInfo, GameSnapshot
 from ppomania.sim.render import BACKGROUND, BASE_SCROLL_MS, BODY, DEFAULT_SCROLL_SPEED, HEAD, LINE
-from ppomania.standin.server import DEFAULT_PORT, StateServer
+from ppomania.standin.server import StateServer
 
 WINDOW_TITLE = "ppomania stand-in"
 MARGIN = 24  # pixels around the playfield

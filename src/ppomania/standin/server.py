@@ -1,7 +1,8 @@
 """A gosumemory- or tosu-compatible game-state server for the stand-in game (spec §8).
 
 The stand-in window calls :meth:`StateServer.update` with a :class:`GameSnapshot` every frame; the
-server serves it on ``127.0.0.1:24050`` (loopback only) as one of the two real tools would:
+server serves it on ``127.0.0.1`` (loopback only), port :data:`DEFAULT_PORT` (24050), as one of the
+two real tools would:
 
 - ``flavor="gosumemory"``: ``GET /json`` and WebSocket ``/ws`` with the v1 document. A reader
   samples the game every ``update_ms`` (default 100); every ``update_ms`` the document is
@@ -42,25 +43,22 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ppomania.game.state_protocol import (
+from ppomania.protocol.build_v2 import build_tosu_precise
+from ppomania.protocol.documents import NOT_READY_BODY, build_document, dumps, filter_document
+from ppomania.protocol.endpoint import DEFAULT_PORT
+from ppomania.protocol.snapshot import (
     GOSUMEMORY,
-    NOT_READY_BODY,
     TOSU_PRECISE,
     TOSU_V1,
     TOSU_V2,
     GameSnapshot,
     ProtocolError,
-    build_document,
-    build_tosu_precise,
-    dumps,
-    filter_document,
     with_state,
 )
 
 log = logging.getLogger(__name__)
 
 FLAVORS = ("tosu", "gosumemory")
-DEFAULT_PORT = 24050
 
 _ROUTES = {
     "gosumemory": ({"/json": GOSUMEMORY}, {"/ws": GOSUMEMORY}),
@@ -97,7 +95,8 @@ class StateServer:
     """Serves the stand-in game's state as gosumemory or tosu do, from a background thread.
 
     :param flavor: ``"tosu"`` (default) or ``"gosumemory"``.
-    :param port: TCP port (default 24050; 0 picks a free one, kept across stop and start).
+    :param port: TCP port (default :data:`DEFAULT_PORT`; 0 picks a free one, kept across stop and
+        start).
     :param host: a loopback address (default ``127.0.0.1``); anything else raises ValueError.
     :param provider: called by the readers for the current snapshot instead of the last
         :meth:`update` (it must be thread-safe; None = use :meth:`update`).

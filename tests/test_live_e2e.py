@@ -27,10 +27,10 @@ from ppomania.game.judge import Judge
 from ppomania.game.score import Phase, accuracy
 from ppomania.live.capture import Calibration
 from ppomania.live.keys import DEFAULT_BINDINGS, KeySender
+from ppomania.sim.packed import PackedMaps
 from ppomania.sim.render import (
     CaptureArea,
     HighwayGeometry,
-    PackedMaps,
     preprocess_capture,
     render_frames,
 )

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ppomania.game.osu_writer import beatmap_to_osu
 from ppomania.sim.maps import (
     MapPool,
     default_songs_folder,
@@ -13,7 +14,7 @@ from ppomania.sim.maps import (
     scan_maps,
     songs_folder_candidates,
 )
-from ppomania.sim.patterns import PatternConfig, beatmap_to_osu, generate_maps
+from ppomania.sim.patterns import PatternConfig, generate_maps
 
 DATA = Path(__file__).parent / "data"
 

@@ -7,7 +7,8 @@ import pytest
 import rosu_pp_py as rosu
 
 from ppomania.game import load_beatmap, parse_beatmap
-from ppomania.sim.patterns import PatternConfig, beatmap_to_osu, generate_map, generate_maps
+from ppomania.game.osu_writer import beatmap_to_osu
+from ppomania.sim.patterns import PatternConfig, generate_map, generate_maps
 
 DATA = Path(__file__).parent / "data"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,12 @@ def test_write_eval_plots(plays, tmp_path):
         assert path.stat().st_size > 20_000
     assert _size(paths[0]) == (1200, 700)  # 12 × (1.4 per column × 4 + 1.4) inches at 100 dpi
     assert _size(paths[1]) == (1200, 450)
+
+
+def test_plots_do_not_load_pygame():
+    """The plots take their colours from a pygame-free module, not from the live window."""
+    code = "import sys, ppomania.agent.plots; sys.exit('pygame' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_sanitize_name():

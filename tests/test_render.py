@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ppomania.game import Beatmap, TimingPoint, load_beatmap
+from ppomania.sim.packed import PackedMaps, scroll_function
 from ppomania.sim.render import (
     BODY,
     HEAD,
@@ -11,11 +12,9 @@ from ppomania.sim.render import (
     CaptureArea,
     FrameStack,
     HighwayGeometry,
-    PackedMaps,
     preprocess_capture,
     render_beatmap_frame,
     render_frames,
-    scroll_function,
     scroll_ms_for,
 )
 

@@ -277,3 +277,25 @@ def test_failed_play_is_a_prefix_of_the_reference():
         assert_same_results(actual, judge.results, what)
         assert judge.state.phase == Phase.FAILED and judge.state.hp == 0.0, what
         assert_same_state(sim, env, judge.state, what)
+
+
+def test_drain_log_takes_the_rows_out():
+    """:meth:`BatchedSim.drain_log` hands out the logged rows once, oldest first, at most the
+    capacity (later ones are dropped); :meth:`BatchedSim.enable_log` starts an empty log."""
+    maps = [beatmap("diffcalc")]
+    run = random_play(maps, [0.3], SimConfig(), 600, seed=2)
+    sim = run.sim
+    logged = sim.log[: sim.log_count[0]].copy()
+    rows = sim.drain_log()
+    assert np.array_equal(rows, logged) and len(rows) == maps[0].n_objects
+    assert sim.drain_log().shape == (0, 6)
+    sim.enable_log(3)
+    assert sim.log_capacity == 3
+    sim.reset([0], [0])
+    for _ in range(600):
+        sim.step(np.ones((1, sim.keys), dtype=np.bool_))
+    sim.finish([0])
+    assert sim.log_count[0] > 3
+    rows = sim.drain_log()
+    assert rows.shape == (3, 6) and (np.diff(rows[:, 1]) >= 0).all()
+    assert sim.log_count[0] == 0

@@ -33,10 +33,11 @@ from ppomania.cli import main
 from ppomania.env.spaces import default_geometry
 from ppomania.env.vec_env import ManiaVecEnv
 from ppomania.game.judge import HitResult
+from ppomania.game.osu_writer import beatmap_to_osu
 from ppomania.game.rules import Judgement, Mods
 from ppomania.game.score import GameState, Phase
 from ppomania.sim.core import SimConfig
-from ppomania.sim.patterns import PatternConfig, beatmap_to_osu, generate_map
+from ppomania.sim.patterns import PatternConfig, generate_map
 from ppomania.sim.render import HighwayGeometry
 
 GEOMETRY = HighwayGeometry.for_keys(4, height=48, width=16)

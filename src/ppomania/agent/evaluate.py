@@ -175,7 +175,7 @@ def star_rating_and_pp(beatmap: Beatmap, play: PlayResult) -> tuple[float, float
     if beatmap.path is not None:
         rosu_map = rosu.Beatmap(path=beatmap.path)
     else:
-        from ppomania.sim.patterns import beatmap_to_osu
+        from ppomania.game.osu_writer import beatmap_to_osu
 
         rosu_map = rosu.Beatmap(bytes=beatmap_to_osu(beatmap))
     mods = int(play.mods & ~Mods.MIRROR)

@@ -11,8 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ppomania.agent.colours import JUDGEMENT_COLOURS
 from ppomania.agent.evaluate import PlayResult, sanitize_name
-from ppomania.agent.window import JUDGEMENT_COLOURS
 from ppomania.game.rules import JUDGEMENT_LABELS, HitWindows, Judgement, hit_windows
 
 #: Learning-curve panels: title and the TensorBoard scalar tags plotted in it, if present.

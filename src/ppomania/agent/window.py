@@ -33,6 +33,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ppomania.agent.colours import JUDGEMENT_COLOURS
 from ppomania.game.judge import HitResult
 from ppomania.game.rules import JUDGEMENT_LABELS, Judgement
 from ppomania.game.score import GameState
@@ -41,16 +42,6 @@ from ppomania.sim.core import BatchedSim
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # after the variable that silences its banner
-
-#: RGB of each judgement, in :class:`Judgement` order (osu!mania's skin colours, roughly).
-JUDGEMENT_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (120, 220, 255),  # MAX
-    (255, 205, 60),  # 300
-    (90, 215, 90),  # 200
-    (70, 130, 255),  # 100
-    (170, 130, 210),  # 50
-    (235, 60, 60),  # miss
-)
 
 BACKGROUND = (22, 22, 26)
 TEXT = (225, 225, 225)
@@ -455,9 +446,9 @@ class RateMeter:
 class JudgementFeed:
     """The recent judgements of one env of a :class:`BatchedSim`, from the sim's judgement log.
 
-    Gives the sim a log if it has none, and empties it at every :meth:`poll` (the feed owns the
-    log: do not use it for anything else). Poll often enough for the log not to fill up (at every
-    draw is plenty); judgements beyond its capacity are dropped.
+    Gives the sim a log if it has none (:meth:`BatchedSim.enable_log`), and drains it at every
+    :meth:`poll` (the feed owns the log: do not use it for anything else). Poll often enough for
+    the log not to fill up (at every draw is plenty); judgements beyond its capacity are dropped.
 
     :param sim: the simulator.
     :param env: the env to follow. Default 0.
@@ -467,9 +458,8 @@ class JudgementFeed:
     """
 
     def __init__(self, sim: BatchedSim, env: int = 0, keep: int = 8, capacity: int = 4096) -> None:
-        if sim.log.shape[0] == 0:
-            sim.log = np.zeros((capacity, 6), dtype=np.int64)
-            sim.log_count[0] = 0
+        if sim.log_capacity == 0:
+            sim.enable_log(capacity)
         self.sim = sim
         self.env = env
         self.recent: deque[HitResult] = deque(maxlen=keep)
@@ -477,11 +467,9 @@ class JudgementFeed:
     def poll(self) -> list[HitResult]:
         """Move the log's new judgements of the env into :attr:`recent`; return them."""
         sim = self.sim
-        count = int(sim.log_count[0])
-        if count == 0:
+        rows = sim.drain_log()
+        if rows.shape[0] == 0:
             return []
-        rows = sim.log[: min(count, sim.log.shape[0])]
-        sim.log_count[0] = 0
         mine = rows[rows[:, 0] == self.env]
         new = [
             HitResult(

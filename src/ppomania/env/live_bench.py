@@ -203,7 +203,8 @@ def bench_live(
     :param policy_name: described in the report.
     :returns: one JSON-able dict (``runs``: one entry per rate and scheduling).
     """
-    from ppomania.sim.patterns import PatternConfig, beatmap_to_osu, generate_map
+    from ppomania.game.osu_writer import beatmap_to_osu
+    from ppomania.sim.patterns import PatternConfig, generate_map
 
     log = progress or (lambda line: None)
     duration = 2 * len(rates) * len(realtime) * (seconds + 4) + 10

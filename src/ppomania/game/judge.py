@@ -58,9 +58,9 @@ class HitResult(NamedTuple):
     hit_error_ms: int | None
 
 
-# Per-object status. Holds move PENDING -> HELD -> judged; a hold let go early is BROKEN (or
-# EARLY_BROKEN while its head window is still open), one whose head passed unpressed HEAD_MISSED,
-# and either one pressed again REGRABBED.
+# Per-object status (the simulator's kernel keeps the same codes per column). Holds move PENDING ->
+# HELD -> judged; a hold let go early is BROKEN (or EARLY_BROKEN while its head window is still
+# open), one whose head passed unpressed HEAD_MISSED, and either one pressed again REGRABBED.
 PENDING = 0
 HELD = 1
 BROKEN = 2

@@ -25,10 +25,12 @@ import numpy as np
 
 from ppomania.game.rules import JUDGEMENT_LABELS, Judgement, Mods
 
-HIT_VALUE = (320, 300, 200, 100, 50, 0)
-HIT_BONUS_VALUE = (32, 32, 16, 8, 4, 0)
-HIT_BONUS = (2, 1, 0, 0, 0, 0)
-HIT_PUNISHMENT = (0, 0, 8, 24, 44, math.inf)
+# ScoreV1 tables in Judgement order (MAX, 300, 200, 100, 50, miss); a miss's punishment is
+# infinite. float64 arrays: the simulator's numba kernels use them as frozen constants.
+HIT_VALUE = np.array([320.0, 300.0, 200.0, 100.0, 50.0, 0.0])
+HIT_BONUS_VALUE = np.array([32.0, 32.0, 16.0, 8.0, 4.0, 0.0])
+HIT_BONUS = np.array([2.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+HIT_PUNISHMENT = np.array([0.0, 0.0, 8.0, 24.0, 44.0, np.inf])
 MAX_SCORE = 1_000_000
 #: Scale of health gains (stable's HpMultiplierNormal, calibrated on the replays in the data).
 HP_HEAL_MULTIPLIER = 3.5
@@ -229,11 +231,13 @@ class ScoreProcessor:
             state.combo = 0
             return
         state.counts[j] += 1
-        self._bonus = min(
-            100.0, max(0.0, self._bonus + HIT_BONUS[j] - HIT_PUNISHMENT[j] / self._divider)
+        # float(): Python floats (same values) are faster than numpy scalars here.
+        bonus = self._bonus + float(HIT_BONUS[j]) - float(HIT_PUNISHMENT[j]) / self._divider
+        self._bonus = min(100.0, max(0.0, bonus))
+        self._base_sum += self._per_object * float(HIT_VALUE[j]) / 320
+        self._bonus_sum += (
+            self._per_object * float(HIT_BONUS_VALUE[j]) * math.sqrt(self._bonus) / 320
         )
-        self._base_sum += self._per_object * HIT_VALUE[j] / 320
-        self._bonus_sum += self._per_object * HIT_BONUS_VALUE[j] * math.sqrt(self._bonus) / 320
         state.score = round(self._base_sum) + round(self._bonus_sum)
         if j == Judgement.MISS:
             state.combo = 0

@@ -25,7 +25,7 @@ def autoplay_actions(
 ) -> np.ndarray:
     """Fill ``out`` ``(n, K)`` with autoplay's key states at ``input_times`` ``(n,)``.
 
-    ``col_begin``, ``starts`` and ``ends`` are a :class:`~ppomania.sim.render.PackedMaps`'s arrays.
+    ``col_begin``, ``starts`` and ``ends`` are a :class:`~ppomania.sim.packed.PackedMaps`'s arrays.
     """
     half = step_ms / 2
     n, keys = out.shape

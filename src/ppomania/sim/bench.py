@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ppomania.game.beatmap import Beatmap
-from ppomania.sim.render import PackedMaps
+from ppomania.sim.packed import PackedMaps
 
 #: Env counts of the batched measurement; :data:`COMPARE_N_ENVS` is the one compared.
 N_ENVS = (1, 16, 64, 256)

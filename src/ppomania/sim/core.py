@@ -28,8 +28,9 @@ from ppomania.game.beatmap import Beatmap
 from ppomania.game.rules import Mods, hit_windows
 from ppomania.game.score import GameState, Phase, score_divider, score_multiplier
 from ppomania.sim import kernel
-from ppomania.sim.kernel import PlayArrays
-from ppomania.sim.render import HighwayGeometry, PackedMaps, render_frames
+from ppomania.sim.kernel import MapArrays, PlayArrays, RuleArrays
+from ppomania.sim.packed import PackedMaps
+from ppomania.sim.render import HighwayGeometry, render_frames
 
 _STATE_FIELDS = ("counts", "combo", "max_combo", "score", "hp")
 
@@ -83,7 +84,14 @@ class BatchedSim:
     :param config: timing and mods (:class:`SimConfig`). Default ``SimConfig()``.
     :param geometry: the highway's shape; default ``HighwayGeometry.for_keys(keys)``.
     :param seed: seed of the jitter noise. Default 0.
-    :param log_capacity: rows of the judgement log (0: no log). Default 0.
+    :param log_capacity: rows of the judgement log (0: no log). Default 0. See
+        :meth:`enable_log`.
+
+    The judgement log: while it has rows, every judgement of every env is appended to :attr:`log`
+    ``(capacity, 6)`` int64 as ``(env, time, column, packed index, judgement, hit error)`` (the
+    packed index is into :attr:`packed`; the hit error is :data:`~ppomania.sim.kernel.NO_ERROR`
+    when the object was never pressed), and :attr:`log_count` ``(1,)`` counts the rows appended,
+    including those dropped once the log is full. :meth:`drain_log` takes them out.
     """
 
     def __init__(
@@ -127,8 +135,7 @@ class BatchedSim:
             + int(cfg.tail_ms)
         )
 
-        self.state = PlayArrays(n_envs, self.keys)
-        self._play = self.state.as_tuple()
+        self.state = PlayArrays.allocate(n_envs, self.keys)
         self.map_ids = np.zeros(n_envs, dtype=np.int64)
         self.step_count = np.zeros(n_envs, dtype=np.int64)
         self.t0 = np.zeros(n_envs, dtype=np.float64)
@@ -142,10 +149,12 @@ class BatchedSim:
         self.event_times = np.zeros(n_envs, dtype=np.int64)
         self._last_event_times = np.zeros(n_envs, dtype=np.float64)
         self._actions = np.zeros((n_envs, self.keys), dtype=np.bool_)
-        self._maps = (self.packed.col_begin, self.packed.starts, self.packed.ends)
-        self._rules = (self.windows, self.per_object, self.divider, self.hp_drain, self.no_fail)
-        self.log = np.zeros((log_capacity, 6), dtype=np.int64)
+        self._maps = MapArrays(self.packed.col_begin, self.packed.starts, self.packed.ends)
+        self._rules = RuleArrays(
+            self.windows, self.per_object, self.divider, self.hp_drain, self.no_fail
+        )
         self.log_count = np.zeros(1, dtype=np.int64)
+        self.enable_log(log_capacity)
         self._history: dict[str, np.ndarray] | None = None
         if cfg.reader_refresh_ms > 0:
             depth = int(np.ceil((cfg.reader_refresh_ms + cfg.reader_delay_ms) / cfg.step_ms)) + 2
@@ -174,7 +183,7 @@ class BatchedSim:
             self.active[env] = True
             self._actions[env] = False
             self._last_event_times[env] = 0.0
-            kernel.reset_play(env, map_id, self._maps, self.windows, self._play)
+            kernel.reset_play(env, map_id, self._maps, self.windows, s)
             if self._history is not None:
                 for name, buffer in self._history.items():
                     buffer[:, env] = getattr(s, name)[env]
@@ -215,7 +224,7 @@ class BatchedSim:
         self.event_times[:] = times
         kernel.step_plays(
             self.event_times, self._actions, self.active, self.map_ids, self._maps,
-            self._rules, self._play, self.ghost, self.log, self.log_count,
+            self._rules, self.state, self.ghost, self.log, self.log_count,
         )  # fmt: skip
         self.step_count += self.active
         if self._history is not None:
@@ -229,8 +238,34 @@ class BatchedSim:
         far = np.full(self.n_envs, kernel.NEVER - 1, dtype=np.int64)
         kernel.step_plays(
             far, s.key_down, ids & self.active, self.map_ids, self._maps, self._rules,
-            self._play, self.ghost, self.log, self.log_count,
+            s, self.ghost, self.log, self.log_count,
         )  # fmt: skip
+
+    # -- judgement log ----------------------------------------------------------------------
+
+    @property
+    def log_capacity(self) -> int:
+        """Rows of the judgement log (0: judgements are not logged)."""
+        return int(self.log.shape[0])
+
+    def enable_log(self, capacity: int) -> None:
+        """Log every judgement from now on in a new, empty log of ``capacity`` rows (0: stop
+        logging); rows of the old log are discarded. Drain it often enough for it not to fill up:
+        judgements beyond its capacity are dropped."""
+        if capacity < 0:
+            raise ValueError(f"capacity must be >= 0, got {capacity}")
+        self.log = np.zeros((capacity, 6), dtype=np.int64)
+        self.log_count[0] = 0
+
+    def drain_log(self) -> np.ndarray:
+        """The judgements logged since the last drain, oldest first, and empty the log.
+
+        :returns: a ``(m, 6)`` int64 copy of the rows (see the class docstring for their columns);
+            at most :attr:`log_capacity` rows.
+        """
+        rows = self.log[: min(int(self.log_count[0]), self.log.shape[0])].copy()
+        self.log_count[0] = 0
+        return rows
 
     # -- observation ------------------------------------------------------------------------
 

@@ -11,32 +11,32 @@ kernels against the reference judge judgement for judgement.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
-from ppomania.game.score import COMBO_BREAK, HP_HEAL_MULTIPLIER, SAME_MS_LIMIT
+from ppomania.game.judge import BROKEN, EARLY_BROKEN, HEAD_MISSED, HELD, PENDING, REGRABBED
+from ppomania.game.rules import Judgement
+from ppomania.game.score import (
+    COMBO_BREAK,
+    HIT_BONUS,
+    HIT_BONUS_VALUE,
+    HIT_PUNISHMENT,
+    HIT_VALUE,
+    HP_HEAL_MULTIPLIER,
+    SAME_MS_LIMIT,
+)
 
-PENDING = 0
-HELD = 1
-BROKEN = 2
-HEAD_MISSED = 3
-REGRABBED = 4
-EARLY_BROKEN = 5
-
-MAX, GREAT, GOOD, OK, MEH, MISS = 0, 1, 2, 3, 4, 5
+# Plain ints: numba freezes module-level ints (and arrays) as constants, and compares these with
+# the int64 judgements the kernels compute.
+MAX, GREAT, GOOD, OK, MEH, MISS = (int(j) for j in Judgement)
 
 NEVER = np.int64(2**62)
 NO_ERROR = np.int64(-(2**62))
 
 #: Windows row layout: max, great, good, ok, meh, miss.
 W_MAX, W_GREAT, W_GOOD, W_OK, W_MEH, W_MISS = 0, 1, 2, 3, 4, 5
-
-# ScoreV1 tables in judgement order (MAX, 300, 200, 100, 50, miss); miss punishment is infinite.
-HIT_VALUE = np.array([320.0, 300.0, 200.0, 100.0, 50.0, 0.0])
-HIT_BONUS_VALUE = np.array([32.0, 32.0, 16.0, 8.0, 4.0, 0.0])
-HIT_BONUS = np.array([2.0, 1.0, 0.0, 0.0, 0.0, 0.0])
-HIT_PUNISHMENT = np.array([0.0, 0.0, 8.0, 24.0, 44.0, np.inf])
 
 
 @nb.njit(cache=True, inline="always")
@@ -83,128 +83,162 @@ def tap_judgement(windows: np.ndarray, error: int) -> int:
     return MISS
 
 
-class PlayArrays:
-    """Array state of ``n`` plays with up to ``keys`` columns (allocated by the simulator).
+class MapArrays(NamedTuple):
+    """The judging arrays of a :class:`~ppomania.sim.packed.PackedMaps`: ``col_begin``
+    ``(n_maps, K + 1)``, ``starts`` and ``ends`` ``(N,)`` int64 ms."""
+
+    col_begin: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+class RuleArrays(NamedTuple):
+    """Per-env rules of the current map: ``windows`` ``(n, 6)`` int64 (``W_*`` columns),
+    ``per_object`` score, ScoreV1 ``divider``, ``hp_drain`` and ``no_fail``, all ``(n,)``."""
+
+    windows: np.ndarray
+    per_object: np.ndarray
+    divider: np.ndarray
+    hp_drain: np.ndarray
+    no_fail: np.ndarray
+
+
+class PlayArrays(NamedTuple):
+    """Array state of ``n`` plays with up to ``keys`` columns (:meth:`allocate`).
 
     Per column: ``cursor`` (index into the map's column-ordered objects, relative to the column's
     first object), ``status`` of the current object, ``head_error``, ``grab_error``, ``key_down``,
     ``lock_until``, ``expiry``. Per play: ScoreV1 sums, bonus, counts, combo, max combo, health,
     ``failed``, ``judged``; and the bookings of the last millisecond (``batch_*``) with the state
     before them (``saved_*``), which put same-millisecond judgements in object order as
-    :class:`~ppomania.game.score.ScoreProcessor` does. :meth:`as_tuple` hands them to the kernels
-    as one argument.
+    :class:`~ppomania.game.score.ScoreProcessor` does.
     """
 
-    def __init__(self, n: int, keys: int) -> None:
-        self.cursor = np.zeros((n, keys), dtype=np.int64)
-        self.status = np.zeros((n, keys), dtype=np.int64)
-        self.head_error = np.zeros((n, keys), dtype=np.int64)
-        self.grab_error = np.zeros((n, keys), dtype=np.int64)
-        self.key_down = np.zeros((n, keys), dtype=np.bool_)
-        self.lock_until = np.full((n, keys), -NEVER, dtype=np.int64)
-        self.expiry = np.full((n, keys), NEVER, dtype=np.int64)
-        self.base_sum = np.zeros(n, dtype=np.float64)
-        self.bonus_sum = np.zeros(n, dtype=np.float64)
-        self.bonus = np.full(n, 100.0)
-        self.counts = np.zeros((n, 6), dtype=np.int64)
-        self.combo = np.zeros(n, dtype=np.int64)
-        self.max_combo = np.zeros(n, dtype=np.int64)
-        self.score = np.zeros(n, dtype=np.int64)
-        self.hp = np.ones(n, dtype=np.float64)
-        self.failed = np.zeros(n, dtype=np.bool_)
-        self.judged = np.zeros(n, dtype=np.int64)
-        self.batch_time = np.full(n, -NEVER, dtype=np.int64)
-        self.batch_len = np.zeros(n, dtype=np.int64)
-        self.batch_order = np.zeros((n, SAME_MS_LIMIT), dtype=np.int64)
-        self.batch_item = np.zeros((n, SAME_MS_LIMIT), dtype=np.int64)
-        self.saved_sums = np.zeros((n, 4), dtype=np.float64)
-        self.saved_counts = np.zeros((n, 10), dtype=np.int64)
+    cursor: np.ndarray
+    status: np.ndarray
+    head_error: np.ndarray
+    grab_error: np.ndarray
+    key_down: np.ndarray
+    lock_until: np.ndarray
+    expiry: np.ndarray
+    base_sum: np.ndarray
+    bonus_sum: np.ndarray
+    bonus: np.ndarray
+    counts: np.ndarray
+    combo: np.ndarray
+    max_combo: np.ndarray
+    score: np.ndarray
+    hp: np.ndarray
+    failed: np.ndarray
+    judged: np.ndarray
+    batch_time: np.ndarray
+    batch_len: np.ndarray
+    batch_order: np.ndarray
+    batch_item: np.ndarray
+    saved_sums: np.ndarray
+    saved_counts: np.ndarray
 
-    def as_tuple(self) -> tuple:
-        """The arrays in the order the kernels unpack them (``play`` below)."""
-        return (
-            self.cursor, self.status, self.head_error, self.grab_error, self.key_down,
-            self.lock_until, self.expiry, self.base_sum, self.bonus_sum, self.bonus, self.counts,
-            self.combo, self.max_combo, self.score, self.hp, self.failed, self.judged,
-            self.batch_time, self.batch_len, self.batch_order, self.batch_item, self.saved_sums,
-            self.saved_counts,
-        )  # fmt: skip
+    @classmethod
+    def allocate(cls, n: int, keys: int) -> PlayArrays:
+        """Fresh state of ``n`` plays (each needs a :func:`reset_play` before it steps)."""
+        return cls(
+            cursor=np.zeros((n, keys), dtype=np.int64),
+            status=np.zeros((n, keys), dtype=np.int64),
+            head_error=np.zeros((n, keys), dtype=np.int64),
+            grab_error=np.zeros((n, keys), dtype=np.int64),
+            key_down=np.zeros((n, keys), dtype=np.bool_),
+            lock_until=np.full((n, keys), -NEVER, dtype=np.int64),
+            expiry=np.full((n, keys), NEVER, dtype=np.int64),
+            base_sum=np.zeros(n, dtype=np.float64),
+            bonus_sum=np.zeros(n, dtype=np.float64),
+            bonus=np.full(n, 100.0),
+            counts=np.zeros((n, 6), dtype=np.int64),
+            combo=np.zeros(n, dtype=np.int64),
+            max_combo=np.zeros(n, dtype=np.int64),
+            score=np.zeros(n, dtype=np.int64),
+            hp=np.ones(n, dtype=np.float64),
+            failed=np.zeros(n, dtype=np.bool_),
+            judged=np.zeros(n, dtype=np.int64),
+            batch_time=np.full(n, -NEVER, dtype=np.int64),
+            batch_len=np.zeros(n, dtype=np.int64),
+            batch_order=np.zeros((n, SAME_MS_LIMIT), dtype=np.int64),
+            batch_item=np.zeros((n, SAME_MS_LIMIT), dtype=np.int64),
+            saved_sums=np.zeros((n, 4), dtype=np.float64),
+            saved_counts=np.zeros((n, 10), dtype=np.int64),
+        )
 
 
-# The kernels take their arrays in three tuples, so that numba sees few arguments:
-# ``maps = (col_begin, starts, ends)`` of a PackedMaps; ``rules = (windows (n, 6), per_object,
-# divider, hp_drain, no_fail)`` per env; ``play = PlayArrays.as_tuple()``. ``log`` rows are
-# ``(env, time, column, packed index, judgement, hit error)``.
+# The kernels take their arrays in three named tuples (numba sees few arguments and types the
+# fields statically): ``maps`` a :class:`MapArrays`, ``rules`` a :class:`RuleArrays`, ``play`` a
+# :class:`PlayArrays`. ``log`` rows are ``(env, time, column, packed index, judgement, hit error)``.
 
 
 @nb.njit(cache=True)
 def _update_expiry(env, column, map_id, maps, w, play) -> None:
     """When the column's current object can no longer be taken as it stands (Judge._expiry_of)."""
-    col_begin, starts, ends = maps
-    cursor, status, key_down, expiry = play[0], play[1], play[4], play[6]
-    index = col_begin[map_id, column] + cursor[env, column]
-    if index >= col_begin[map_id, column + 1]:
-        expiry[env, column] = NEVER
+    index = maps.col_begin[map_id, column] + play.cursor[env, column]
+    if index >= maps.col_begin[map_id, column + 1]:
+        play.expiry[env, column] = NEVER
         return
-    state = status[env, column]
-    if ends[index] == starts[index]:
-        expiry[env, column] = starts[index] + w[W_OK]
-    elif state == PENDING and not key_down[env, column]:
-        expiry[env, column] = starts[index] + w[W_MEH] + 1
+    state = play.status[env, column]
+    if maps.ends[index] == maps.starts[index]:
+        play.expiry[env, column] = maps.starts[index] + w[W_OK]
+    elif state == PENDING and not play.key_down[env, column]:
+        play.expiry[env, column] = maps.starts[index] + w[W_MEH] + 1
     elif state == EARLY_BROKEN:
-        expiry[env, column] = min(starts[index] + w[W_MEH] + 1, ends[index] - w[W_MEH])
+        play.expiry[env, column] = min(
+            maps.starts[index] + w[W_MEH] + 1, maps.ends[index] - w[W_MEH]
+        )
     else:
-        expiry[env, column] = ends[index] + w[W_OK]
+        play.expiry[env, column] = maps.ends[index] + w[W_OK]
 
 
 @nb.njit(cache=True)
 def reset_play(env, map_id, maps, windows, play) -> None:
     """Put play ``env`` at the start of map ``map_id``."""
-    cursor, status, head, grab, key_down, lock = play[:6]
-    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:17]
-    for column in range(cursor.shape[1]):
-        cursor[env, column] = 0
-        status[env, column] = PENDING
-        head[env, column] = NO_ERROR
-        grab[env, column] = 0
-        key_down[env, column] = False
-        lock[env, column] = -NEVER
+    for column in range(play.cursor.shape[1]):
+        play.cursor[env, column] = 0
+        play.status[env, column] = PENDING
+        play.head_error[env, column] = NO_ERROR
+        play.grab_error[env, column] = 0
+        play.key_down[env, column] = False
+        play.lock_until[env, column] = -NEVER
         _update_expiry(env, column, map_id, maps, windows[env], play)
-    base_sum[env] = 0.0
-    bonus_sum[env] = 0.0
-    bonus[env] = 100.0
-    counts[env, :] = 0
-    combo[env] = 0
-    max_combo[env] = 0
-    score[env] = 0
-    hp[env] = 1.0
-    failed[env] = False
-    judged[env] = 0
-    play[17][env] = -NEVER
-    play[18][env] = 0
+    play.base_sum[env] = 0.0
+    play.bonus_sum[env] = 0.0
+    play.bonus[env] = 100.0
+    play.counts[env, :] = 0
+    play.combo[env] = 0
+    play.max_combo[env] = 0
+    play.score[env] = 0
+    play.hp[env] = 1.0
+    play.failed[env] = False
+    play.judged[env] = 0
+    play.batch_time[env] = -NEVER
+    play.batch_len[env] = 0
 
 
 @nb.njit(cache=True)
 def _count(env, judgement, rules, play) -> None:
     """ScoreProcessor._count: counts, bonus, score, combo, health, fail (or a combo break)."""
-    _, per_object, divider, hp_drain, no_fail = rules
-    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:17]
     if judgement == COMBO_BREAK:
-        combo[env] = 0
+        play.combo[env] = 0
         return
-    counts[env, judgement] += 1
-    judged[env] += 1
-    value = bonus[env] + HIT_BONUS[judgement] - HIT_PUNISHMENT[judgement] / divider[env]
-    bonus[env] = min(100.0, max(0.0, value))
-    base_sum[env] += per_object[env] * HIT_VALUE[judgement] / 320
-    bonus_sum[env] += per_object[env] * HIT_BONUS_VALUE[judgement] * math.sqrt(bonus[env]) / 320
-    score[env] = round(base_sum[env]) + round(bonus_sum[env])
+    play.counts[env, judgement] += 1
+    play.judged[env] += 1
+    value = play.bonus[env] + HIT_BONUS[judgement] - HIT_PUNISHMENT[judgement] / rules.divider[env]
+    play.bonus[env] = min(100.0, max(0.0, value))
+    play.base_sum[env] += rules.per_object[env] * HIT_VALUE[judgement] / 320
+    play.bonus_sum[env] += (
+        rules.per_object[env] * HIT_BONUS_VALUE[judgement] * math.sqrt(play.bonus[env]) / 320
+    )
+    play.score[env] = round(play.base_sum[env]) + round(play.bonus_sum[env])
     if judgement == MISS:
-        combo[env] = 0
+        play.combo[env] = 0
     else:
-        combo[env] += 1
-        max_combo[env] = max(max_combo[env], combo[env])
-    drain = hp_drain[env]
+        play.combo[env] += 1
+        play.max_combo[env] = max(play.max_combo[env], play.combo[env])
+    drain = rules.hp_drain[env]
     if judgement == MISS:
         change = -(drain + 1) * 0.0075
     elif judgement == MEH:
@@ -217,64 +251,60 @@ def _count(env, judgement, rules, play) -> None:
         change = HP_HEAL_MULTIPLIER * (0.005 - 0.0005 * drain)
     else:
         change = HP_HEAL_MULTIPLIER * (0.0055 - 0.0005 * drain)
-    hp[env] = min(1.0, max(0.0, hp[env] + change))
-    if hp[env] <= 0 and not no_fail[env]:
-        failed[env] = True
+    play.hp[env] = min(1.0, max(0.0, play.hp[env] + change))
+    if play.hp[env] <= 0 and not rules.no_fail[env]:
+        play.failed[env] = True
 
 
 @nb.njit(cache=True)
 def _book(env, t, order, item, rules, play) -> None:
     """ScoreProcessor._book: count a judgement (or combo break) at ``t``, same-ms ones in
     ``order``, recounting the millisecond from the saved state when one arrives out of order."""
-    base_sum, bonus_sum, bonus, counts, combo, max_combo, score, hp, failed, judged = play[7:17]
-    batch_time, batch_len, batch_order, batch_item, saved_sums, saved_counts = play[17:]
-    if t > batch_time[env] or batch_len[env] >= batch_order.shape[1]:
-        saved_sums[env, 0] = base_sum[env]
-        saved_sums[env, 1] = bonus_sum[env]
-        saved_sums[env, 2] = bonus[env]
-        saved_sums[env, 3] = hp[env]
-        saved_counts[env, :6] = counts[env]
-        saved_counts[env, 6] = judged[env]
-        saved_counts[env, 7] = combo[env]
-        saved_counts[env, 8] = max_combo[env]
-        saved_counts[env, 9] = failed[env]
-        batch_len[env] = 0
-        batch_time[env] = t
-    length = batch_len[env]
+    if t > play.batch_time[env] or play.batch_len[env] >= play.batch_order.shape[1]:
+        play.saved_sums[env, 0] = play.base_sum[env]
+        play.saved_sums[env, 1] = play.bonus_sum[env]
+        play.saved_sums[env, 2] = play.bonus[env]
+        play.saved_sums[env, 3] = play.hp[env]
+        play.saved_counts[env, :6] = play.counts[env]
+        play.saved_counts[env, 6] = play.judged[env]
+        play.saved_counts[env, 7] = play.combo[env]
+        play.saved_counts[env, 8] = play.max_combo[env]
+        play.saved_counts[env, 9] = play.failed[env]
+        play.batch_len[env] = 0
+        play.batch_time[env] = t
+    length = play.batch_len[env]
     position = length
-    while position > 0 and batch_order[env, position - 1] > order:
-        batch_order[env, position] = batch_order[env, position - 1]
-        batch_item[env, position] = batch_item[env, position - 1]
+    while position > 0 and play.batch_order[env, position - 1] > order:
+        play.batch_order[env, position] = play.batch_order[env, position - 1]
+        play.batch_item[env, position] = play.batch_item[env, position - 1]
         position -= 1
-    batch_order[env, position] = order
-    batch_item[env, position] = item
-    batch_len[env] = length + 1
+    play.batch_order[env, position] = order
+    play.batch_item[env, position] = item
+    play.batch_len[env] = length + 1
     if position == length:
         _count(env, item, rules, play)
         return
-    base_sum[env] = saved_sums[env, 0]
-    bonus_sum[env] = saved_sums[env, 1]
-    bonus[env] = saved_sums[env, 2]
-    hp[env] = saved_sums[env, 3]
-    counts[env] = saved_counts[env, :6]
-    judged[env] = saved_counts[env, 6]
-    combo[env] = saved_counts[env, 7]
-    max_combo[env] = saved_counts[env, 8]
-    failed[env] = saved_counts[env, 9] != 0
-    score[env] = round(base_sum[env]) + round(bonus_sum[env])
+    play.base_sum[env] = play.saved_sums[env, 0]
+    play.bonus_sum[env] = play.saved_sums[env, 1]
+    play.bonus[env] = play.saved_sums[env, 2]
+    play.hp[env] = play.saved_sums[env, 3]
+    play.counts[env] = play.saved_counts[env, :6]
+    play.judged[env] = play.saved_counts[env, 6]
+    play.combo[env] = play.saved_counts[env, 7]
+    play.max_combo[env] = play.saved_counts[env, 8]
+    play.failed[env] = play.saved_counts[env, 9] != 0
+    play.score[env] = round(play.base_sum[env]) + round(play.bonus_sum[env])
     for k in range(length + 1):
-        _count(env, batch_item[env, k], rules, play)
+        _count(env, play.batch_item[env, k], rules, play)
 
 
 @nb.njit(cache=True)
 def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count) -> None:
     """Judge the column's current object (Judge._emit): log it, move the cursor, score it."""
-    col_begin, starts = maps[0], maps[1]
-    cursor, status, head, lock = play[0], play[1], play[2], play[5]
-    index = col_begin[map_id, column] + cursor[env, column]
+    index = maps.col_begin[map_id, column] + play.cursor[env, column]
     order = _object_order(env, column, map_id, maps, play)
-    if t < starts[index]:
-        lock[env, column] = starts[index]
+    if t < maps.starts[index]:
+        play.lock_until[env, column] = maps.starts[index]
     if log.shape[0] > 0:
         row = log_count[0]
         if row < log.shape[0]:
@@ -285,10 +315,10 @@ def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_
             log[row, 4] = judgement
             log[row, 5] = error
         log_count[0] = row + 1
-    cursor[env, column] += 1
-    status[env, column] = PENDING
-    head[env, column] = NO_ERROR
-    _update_expiry(env, column, map_id, maps, rules[0][env], play)
+    play.cursor[env, column] += 1
+    play.status[env, column] = PENDING
+    play.head_error[env, column] = NO_ERROR
+    _update_expiry(env, column, map_id, maps, rules.windows[env], play)
     _book(env, t, order, judgement, rules, play)
 
 
@@ -296,18 +326,19 @@ def _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_
 def _object_order(env, column, map_id, maps, play):
     """Rank of the column's current object in ``(start, column)`` order: the Judge's object index
     compares the same way."""
-    col_begin, starts = maps[0], maps[1]
-    cursor = play[0]
-    keys = cursor.shape[1]
-    return starts[col_begin[map_id, column] + cursor[env, column]] * keys + column
+    keys = play.cursor.shape[1]
+    return maps.starts[maps.col_begin[map_id, column] + play.cursor[env, column]] * keys + column
 
 
 @nb.njit(cache=True, inline="always")
 def _press_error(env, column, start, end, w, play):
     """Judge._press_error: the head's or the re-grab's error; earlier than -meh counts as 1 ms
     before the tail."""
-    status, head, grab = play[1], play[2], play[3]
-    error = grab[env, column] if status[env, column] == REGRABBED else head[env, column]
+    error = (
+        play.grab_error[env, column]
+        if play.status[env, column] == REGRABBED
+        else play.head_error[env, column]
+    )
     if error < -w[W_MEH]:
         return end - 1 - start
     return error
@@ -316,31 +347,28 @@ def _press_error(env, column, start, end, w, play):
 @nb.njit(cache=True)
 def _drop(env, t, column, map_id, maps, rules, play, state) -> None:
     """Judge._drop: a hold let go (or its head passed unpressed) early: combo break."""
-    play[1][env, column] = state
-    _update_expiry(env, column, map_id, maps, rules[0][env], play)
+    play.status[env, column] = state
+    _update_expiry(env, column, map_id, maps, rules.windows[env], play)
     _book(env, t, _object_order(env, column, map_id, maps, play), COMBO_BREAK, rules, play)
 
 
 @nb.njit(cache=True)
 def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.advance: expire, in time order, every object whose window closed by ``t``."""
-    col_begin, starts, ends = maps
-    cursor, status, head = play[:3]
-    expiry = play[6]
-    w = rules[0][env]
-    keys = cursor.shape[1]
+    w = rules.windows[env]
+    keys = play.cursor.shape[1]
     while True:
         column = 0
-        best = expiry[env, 0]
+        best = play.expiry[env, 0]
         for c in range(1, keys):
-            if expiry[env, c] < best:
-                best = expiry[env, c]
+            if play.expiry[env, c] < best:
+                best = play.expiry[env, c]
                 column = c
         if best > t or best >= NEVER:
             return
-        index = col_begin[map_id, column] + cursor[env, column]
-        state = status[env, column]
-        start, end = starts[index], ends[index]
+        index = maps.col_begin[map_id, column] + play.cursor[env, column]
+        state = play.status[env, column]
+        start, end = maps.starts[index], maps.ends[index]
         if state == HELD or state == REGRABBED:
             judgement = overhold_judgement(w, _press_error(env, column, start, end, w, play))
             if state == REGRABBED:
@@ -349,41 +377,39 @@ def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
             if state == PENDING:
                 _drop(env, best, column, map_id, maps, rules, play, HEAD_MISSED)
             else:
-                status[env, column] = BROKEN
+                play.status[env, column] = BROKEN
                 _update_expiry(env, column, map_id, maps, w, play)
             continue
         else:
             judgement = MISS
-        _emit(env, best, column, map_id, judgement, head[env, column], maps, rules, play, log,
-              log_count)  # fmt: skip
+        error = play.head_error[env, column]
+        _emit(env, best, column, map_id, judgement, error, maps, rules, play, log, log_count)
 
 
 @nb.njit(cache=True)
 def _press(env, t, column, map_id, maps, rules, play, log, log_count) -> bool:
     """Judge.press after the key went down; returns whether the press took an object."""
-    col_begin, starts, ends = maps
-    cursor, status, head, grab, _, lock = play[:6]
-    w = rules[0][env]
-    index = col_begin[map_id, column] + cursor[env, column]
-    if index >= col_begin[map_id, column + 1]:
+    w = rules.windows[env]
+    index = maps.col_begin[map_id, column] + play.cursor[env, column]
+    if index >= maps.col_begin[map_id, column + 1]:
         return False
-    error = t - starts[index]
-    if t < lock[env, column] or error < -w[W_MISS]:
+    error = t - maps.starts[index]
+    if t < play.lock_until[env, column] or error < -w[W_MISS]:
         _update_expiry(env, column, map_id, maps, w, play)
         return False
-    if ends[index] == starts[index]:
+    if maps.ends[index] == maps.starts[index]:
         judgement = tap_judgement(w, error)
         if judgement < 0:
             return False
-        head[env, column] = error
+        play.head_error[env, column] = error
         _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count)
         return True
-    if status[env, column] == PENDING:
-        head[env, column] = error
-        status[env, column] = HELD
+    if play.status[env, column] == PENDING:
+        play.head_error[env, column] = error
+        play.status[env, column] = HELD
     else:
-        grab[env, column] = error
-        status[env, column] = REGRABBED
+        play.grab_error[env, column] = error
+        play.status[env, column] = REGRABBED
     _update_expiry(env, column, map_id, maps, w, play)
     return True
 
@@ -391,14 +417,12 @@ def _press(env, t, column, map_id, maps, rules, play, log, log_count) -> bool:
 @nb.njit(cache=True)
 def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.release after the key went up."""
-    col_begin, starts, ends = maps
-    cursor, status, head = play[:3]
-    w = rules[0][env]
-    index = col_begin[map_id, column] + cursor[env, column]
-    if index >= col_begin[map_id, column + 1] or ends[index] == starts[index]:
+    w = rules.windows[env]
+    index = maps.col_begin[map_id, column] + play.cursor[env, column]
+    if index >= maps.col_begin[map_id, column + 1] or maps.ends[index] == maps.starts[index]:
         return
-    state = status[env, column]
-    start, end = starts[index], ends[index]
+    state = play.status[env, column]
+    start, end = maps.starts[index], maps.ends[index]
     if state == PENDING:
         # Held across the head without a press: stable checks the hold once the key is up.
         if t < start + w[W_MEH]:
@@ -406,8 +430,8 @@ def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
         elif t < end - w[W_MEH]:
             _drop(env, t, column, map_id, maps, rules, play, HEAD_MISSED)
         else:
-            _emit(env, t, column, map_id, MISS, head[env, column], maps, rules, play, log,
-                  log_count)  # fmt: skip
+            error = play.head_error[env, column]
+            _emit(env, t, column, map_id, MISS, error, maps, rules, play, log, log_count)
         return
     if state != HELD and state != REGRABBED:  # numba has no tuple membership on ints
         return
@@ -418,7 +442,8 @@ def _release(env, t, column, map_id, maps, rules, play, log, log_count) -> None:
     judgement = hold_judgement(w, _press_error(env, column, start, end, w, play), t - end)
     if state == REGRABBED:
         judgement = max(judgement, GOOD)
-    _emit(env, t, column, map_id, judgement, head[env, column], maps, rules, play, log, log_count)
+    error = play.head_error[env, column]
+    _emit(env, t, column, map_id, judgement, error, maps, rules, play, log, log_count)
 
 
 @nb.njit(cache=True)
@@ -429,8 +454,7 @@ def step_plays(times, actions, active, map_ids, maps, rules, play, out_ghost, lo
     judging what expired, as :meth:`Judge.press` does. ``out_ghost[env]`` counts presses that hit
     nothing. With ``log`` rows, every judgement is appended to ``log`` (``log_count[0]`` rows).
     """
-    key_down = play[4]
-    n, keys = key_down.shape
+    n, keys = play.key_down.shape
     for env in range(n):
         out_ghost[env] = 0
         if not active[env]:
@@ -441,10 +465,10 @@ def step_plays(times, actions, active, map_ids, maps, rules, play, out_ghost, lo
         _advance(env, t, map_id, maps, rules, play, log, log_count)
         for column in range(keys):
             want = actions[env, column]
-            if want == key_down[env, column]:
+            if want == play.key_down[env, column]:
                 continue
             _advance(env, t, map_id, maps, rules, play, log, log_count)
-            key_down[env, column] = want
+            play.key_down[env, column] = want
             if want:
                 if not _press(env, t, column, map_id, maps, rules, play, log, log_count):
                     out_ghost[env] += 1

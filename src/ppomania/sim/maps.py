@@ -142,7 +142,7 @@ def notes_per_second(beatmap: Beatmap) -> float:
 class MapPool:
     """Maps to train on, sampled with a numpy Generator; ids index :attr:`maps`.
 
-    :param maps: the maps (build :class:`~ppomania.sim.render.PackedMaps` from the same list so the
+    :param maps: the maps (build :class:`~ppomania.sim.packed.PackedMaps` from the same list so the
         ids match).
     :param curriculum: sample easy maps first: at ``progress`` p only the easiest
         ``start_fraction + (1 - start_fraction) * p`` of the maps (at least one) are drawn.

@@ -1,7 +1,10 @@
-"""Loading trained models (a run folder or a ``.zip``) with the geometry and codec they need."""
+"""Loading trained models (a run folder or a ``.zip``) with the geometry and codec they need, and
+running one in real time (:func:`one_torch_thread`)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +116,17 @@ def model_timing(path: str | Path) -> dict[str, float]:
         "control_hz": float(values.get("control_hz", defaults.control_hz)),
         "latency_ms": float(capture + key),
     }
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for the block (a tiny network; more threads only contend with the game
+    for the cores), restored afterwards (``play`` may run inside another program)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable
 
 from ppomania.cli import CliError
-from ppomania.cli.play import bench_live_target
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -155,10 +154,30 @@ def run_learn_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_live_bench(args: argparse.Namespace) -> int:
+    """``bench live``: the live loop against the stand-in game (see :mod:`ppomania.env.live_bench`),
+    with a freshly initialised HighwayCNN PPO policy at the default geometry, or ``--model``."""
+    if not args.seconds > 0:
+        raise CliError(f"--seconds must be positive, got {args.seconds}")
+    from ppomania.agent.live_bench import bench_live_model
+    from ppomania.env.live_bench import report_lines
+
+    log = None if args.json else (lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    try:
+        report = bench_live_model(args.model, seconds=args.seconds, progress=log)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print("\n".join(report_lines(report)))
+    return 0
+
+
 #: Benchmark targets: name → function of the parsed arguments returning an exit code.
 TARGETS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sim": run_sim_bench,
     "train": run_train_bench,
     "learn": run_learn_bench,
-    "live": bench_live_target,
+    "live": run_live_bench,
 }

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ppomania.env.live_env import capture_area
+    from ppomania.env.live_frames import capture_area
     from ppomania.env.spaces import default_geometry
     from ppomania.live.capture import (
         DEFAULT_CONFIG,

@@ -51,35 +51,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _one_torch_thread():
-    """A context manager: torch on one thread (a tiny network; more threads only contend with
-    the game for the cores), restored afterwards (``play`` may run inside another program)."""
-    import contextlib
-
-    import torch
-
-    @contextlib.contextmanager
-    def scope():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
-
-    return scope()
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.model:
         return _run(args)
-    with _one_torch_thread():
+    from ppomania.agent.models import one_torch_thread
+
+    with one_torch_thread():
         return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     from ppomania.agent.evaluate import PlayResult, results_table
-    from ppomania.env.live_env import LiveAutoplay, LiveManiaEnv
+    from ppomania.env.live_autoplay import LiveAutoplay
+    from ppomania.env.live_env import LiveManiaEnv
     from ppomania.game.beatmap import BeatmapError, load_beatmap
     from ppomania.game.rules import Mods
     from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
@@ -171,56 +155,4 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(results_table(plays))
-    return 0
-
-
-def bench_live_target(args: argparse.Namespace) -> int:
-    """``ppomania bench live``: the live loop against the stand-in game (see
-    :mod:`ppomania.env.live_bench`), with a freshly initialised HighwayCNN PPO policy at the default
-    geometry, or the model in ``--model``."""
-    if not args.seconds > 0:
-        raise CliError(f"--seconds must be positive, got {args.seconds}")
-    with _one_torch_thread():
-        return _bench_live(args)
-
-
-def _bench_live(args: argparse.Namespace) -> int:
-    import sys
-
-    from ppomania.env.live_bench import bench_live, report_lines
-
-    model_path = args.model
-    if model_path:
-        from ppomania.agent.models import load_model
-
-        model, _, _ = load_model(model_path)
-        name = str(model_path)
-    else:
-        from stable_baselines3 import PPO
-
-        from ppomania.agent.policy import HighwayCNN
-        from ppomania.env.mania_env import ManiaEnv
-        from ppomania.env.spaces import default_geometry
-
-        sim_env = ManiaEnv(geometry=default_geometry(4))
-        model = PPO(
-            "CnnPolicy",
-            sim_env,
-            policy_kwargs=dict(features_extractor_class=HighwayCNN, net_arch=[]),
-            device="cpu",
-        )
-        name = "fresh HighwayCNN PPO policy, (4, 48, 16) frames"
-
-    def policy(obs):
-        return model.predict(obs, deterministic=True)[0]
-
-    log = None if args.json else (lambda line: print(f"  {line}", file=sys.stderr, flush=True))
-    try:
-        report = bench_live(policy, seconds=args.seconds, policy_name=name, progress=log)
-    except RuntimeError as exc:
-        raise CliError(str(exc)) from None
-    if args.json:
-        print(json.dumps(report))
-    else:
-        print("\n".join(report_lines(report)))
     return 0

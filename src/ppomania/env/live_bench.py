@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from ppomania.env.live_env import LiveAutoplay, LiveManiaEnv, LiveStats
+from ppomania.env.live_autoplay import LiveAutoplay
+from ppomania.env.live_env import LiveManiaEnv
+from ppomania.env.live_stats import LiveStats
 from ppomania.game.beatmap import Beatmap, load_beatmap
 from ppomania.live.capture import Calibration
 from ppomania.live.state_client import measure_read_cost

@@ -3,23 +3,27 @@ stand-in game).
 
 Same observation and action spaces as the simulator, with the frame geometry of the model that
 plays (default :func:`~ppomania.env.spaces.default_geometry`). The live layer does the I/O (screen
-grab, keys, game state); this module turns a grab into the agent's frame with the simulator's
-:func:`~ppomania.sim.render.preprocess_capture` and keeps the timing.
+grab, keys, game state); this module keeps the timing and the episode, with its parts beside it:
+the frame path (:mod:`ppomania.env.live_frames`: a grab into the agent's frame with the simulator's
+:func:`~ppomania.sim.render.preprocess_capture`), our judge and its reconciliation with the game's
+(:mod:`ppomania.env.live_judging`), the loop's timings (:mod:`ppomania.env.live_stats`), the game
+clock (:mod:`ppomania.live.clock`) and the pacing (:mod:`ppomania.realtime`).
 
 One step, paced at ``control_hz`` (sleep, then busy-wait the last millisecond):
 
 1. the action is queued with the time it must reach the game (see *latency* below) and sent when
    due (only while the state says PLAYING; otherwise every key is released); our own
-   :class:`Judge` judges the presses on the map at the game clock;
+   :class:`~ppomania.env.live_judging.LiveJudging` judges the presses on the map at the game
+   clock;
 2. wait for the tick, grab the playfield and preprocess it into the frame stack;
 3. reward from our judge's state (immediate), while the game's counts (100–300 ms late) are
    reconciled against our judge's counts at the game state's time: the difference is in
    ``info["count_diff"]`` and summarised at the episode end (``info["judge_disagreement"]``).
 
 **Game clock.** The map time of the freshest of the last documents extrapolated to now
-(:class:`GameClock`), plus ``offset_ms``, plus a correction from the game's hit errors against ours
-for the same presses (median of the last ``offset_window`` differences). After the correction it is
-the *landing* clock: the game time at which a key sent now is judged.
+(:class:`~ppomania.live.clock.GameClock`), plus ``offset_ms``, plus a correction from the game's hit
+errors against ours for the same presses (median of the last ``offset_window`` differences). After
+the correction it is the *landing* clock: the game time at which a key sent now is judged.
 
 **Frame time.** The game time a grab shows is measured from its content: the bottom edge of every
 head above the judgement line, matched to the nearest object of its column, gives the frame's time
@@ -47,237 +51,30 @@ is looked up again at every reset, so the player may pick another map of the sam
 from __future__ import annotations
 
 import contextlib
-import os
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from ppomania.env.live_frames import CaptureFrames, calibration_of
+from ppomania.env.live_judging import LiveJudging
+from ppomania.env.live_stats import LiveStats
 from ppomania.env.reward import RewardConfig, reward
 from ppomania.env.spaces import ActionCodec, default_geometry, observation_space
 from ppomania.game.beatmap import Beatmap, BeatmapError, load_beatmap
-from ppomania.game.judge import HitResult, Judge, KeyEvent
-from ppomania.game.rules import Mods
 from ppomania.game.score import Phase
-from ppomania.live.capture import Calibration, Rect, ScreenCapture
+from ppomania.live.capture import Calibration
+from ppomania.live.clock import GameClock, clock_rate
 from ppomania.live.keys import RETRY_KEY, KeySender
+from ppomania.live.songs import find_beatmap_file
 from ppomania.live.state_client import LiveState, StateClient
 from ppomania.protocol.endpoint import DEFAULT_PORT
-from ppomania.protocol.snapshot import GameSnapshot
-from ppomania.sim.render import CaptureArea, FrameStack, HighwayGeometry, preprocess_capture
-
-_BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], dtype=np.float32)
-_HEAD_LEVEL = 208  # preprocess_capture's head threshold
-
-
-def realtime_priority(priority: int = 10) -> tuple[str, Callable[[], None]]:
-    """Ask the OS to run the calling thread (and threads it starts afterwards) ahead of ordinary
-    work: ``SCHED_FIFO`` at ``priority``, else ``nice -10``; best effort.
-
-    :returns: what was granted (``"fifo"``, ``"nice"`` or ``"none"``) and a function that puts the
-        thread back as it was.
-
-    A live loop is a soft real-time task: on a busy machine a step that wakes 10 ms late sends its
-    keys 10 ms late, which a policy trained with exact timing cannot absorb. The loop sleeps
-    between steps and busy-waits at most a millisecond, so it cannot hog a core.
-    """
-    try:
-        policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        return "fifo", lambda: os.sched_setscheduler(0, policy, param)
-    except (AttributeError, OSError):
-        pass
-    try:
-        tid = threading.get_native_id()
-        nice = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, nice - 10)
-        return "nice", lambda: os.setpriority(os.PRIO_PROCESS, tid, nice)
-    except (AttributeError, OSError):
-        return "none", lambda: None
-
-
-def pace_until(deadline: float, spin_s: float = 0.001) -> float:
-    """Sleep until ``spin_s`` before ``deadline`` (monotonic), busy-wait the rest; return now."""
-    remaining = deadline - time.monotonic()
-    if remaining > spin_s:
-        time.sleep(remaining - spin_s)
-    while (now := time.monotonic()) < deadline:
-        pass
-    return now
-
-
-def capture_area(playfield: Calibration, geometry: HighwayGeometry) -> CaptureArea:
-    """The screen rectangle that maps onto ``geometry``'s frame for a calibrated playfield."""
-    return CaptureArea.from_playfield(
-        playfield.left, playfield.right, playfield.judgement_y, playfield.px_per_ms, geometry
-    )
-
-
-def calibration_of(area: CaptureArea, geometry: HighwayGeometry) -> Calibration:
-    """The playfield a capture area implies for ``geometry`` (inverse of :func:`capture_area`)."""
-    row_px = area.height / geometry.height
-    return Calibration(
-        left=area.left,
-        right=area.left + area.width,
-        judgement_y=area.top + (geometry.judgement_row + 1) * row_px,
-        px_per_ms=row_px / geometry.ms_per_row,
-        keys=geometry.keys,
-    )
-
-
-class CaptureFrames:
-    """Screen grabs of the playfield turned into the agent's frames, with their game time.
-
-    :param playfield: the calibrated playfield on screen.
-    :param geometry: the agent's frame.
-    :param capture: an injected :class:`ScreenCapture` of :attr:`area` (default: created).
-    """
-
-    def __init__(
-        self,
-        playfield: Calibration,
-        geometry: HighwayGeometry,
-        capture: ScreenCapture | None = None,
-    ) -> None:
-        self.playfield = playfield
-        self.geometry = geometry
-        self.area = capture_area(playfield, geometry)
-        self.capture = capture or ScreenCapture(
-            Rect(self.area.left, self.area.top, self.area.width, self.area.height)
-        )
-        self._local = CaptureArea(0, 0, self.area.width, self.area.height)
-        keys = playfield.keys
-        columns_px = (playfield.right - playfield.left) / keys
-        self._xs = np.array(
-            [round(playfield.left - self.area.left + (c + 0.5) * columns_px) for c in range(keys)]
-        )
-        self._line = playfield.judgement_y - self.area.top  # in grab rows
-
-    def grab(self, out: np.ndarray) -> np.ndarray:
-        """Grab the screen and write the agent's frame into ``out`` ``(H, W)``; return the grab."""
-        image = self.capture.grab()
-        preprocess_capture(image, self._local, self.geometry, out)
-        return image
-
-    def head_times(
-        self, image: np.ndarray, column_starts: list[np.ndarray], guess_ms: float, tol_ms: float
-    ) -> list[float]:
-        """Game times the grab shows, one per head above the judgement line matched to an object.
-
-        A head whose bottom edge is at grab row ``E`` (exclusive) is ``(line - E + 0.5) /
-        px_per_ms`` ms before its start; it is matched to the object of its column whose start is
-        nearest that estimate (``guess_ms`` = the frame's expected time) within ``tol_ms``, and
-        only when no other object of the column is as close.
-        """
-        gray = image[:, self._xs, :3].astype(np.float32) @ _BGR_TO_GRAY  # (h, K)
-        head = gray >= _HEAD_LEVEL
-        bottom = head[:-1] & ~head[1:]
-        ys, cs = np.nonzero(bottom)
-        times = []
-        p = self.playfield.px_per_ms
-        for y, c in zip(ys.tolist(), cs.tolist()):
-            edge = y + 1
-            if edge > self._line - 2:
-                continue  # at or under the line: a held hold's pinned head, or a note passing
-            ahead_ms = (self._line - edge + 0.5) / p
-            starts = column_starts[c]
-            i = int(np.searchsorted(starts, guess_ms + ahead_ms))
-            candidates = sorted(
-                (abs(float(starts[j]) - (guess_ms + ahead_ms)), j)
-                for j in (i - 1, i)
-                if 0 <= j < len(starts)
-            )
-            if not candidates or candidates[0][0] > tol_ms:
-                continue
-            if len(candidates) > 1 and candidates[1][0] <= tol_ms:
-                continue  # ambiguous
-            times.append(float(starts[candidates[0][1]]) - ahead_ms)
-        return times
-
-    def close(self) -> None:
-        self.capture.close()
-
-
-def find_beatmap_file(
-    snapshot: GameSnapshot | None, songs: str | Path | None = None
-) -> Path | None:
-    """The ``.osu`` the game state names, if it exists here: ``songs/folder/file``, else under the
-    Songs folder the state reports; None when neither exists or the MD5 differs."""
-    if snapshot is None or not snapshot.beatmap.file:
-        return None
-    info = snapshot.beatmap
-    roots = [Path(songs).expanduser()] if songs else []
-    if snapshot.songs_folder:
-        roots.append(Path(snapshot.songs_folder))
-    folder = PureWindowsPath(info.folder).parts if info.folder else ()
-    for root in roots:
-        path = root.joinpath(*folder, info.file)
-        if path.is_file():
-            if info.md5:
-                import hashlib
-
-                if hashlib.md5(path.read_bytes()).hexdigest() != info.md5:
-                    continue
-            return path
-    return None
-
-
-class GameClock:
-    """The game's map time from the state documents, filtered.
-
-    A document's map time was sampled some time before it arrived (tosu: by its precise reader,
-    0…``PRECISE_DATA_POLL_RATE`` ms earlier; gosumemory: with everything else). While the clock
-    runs (PLAYING), ``time - rate * received_at`` is the clock's offset minus that staleness, so
-    the largest value among the last ``window`` documents is the freshest reading; the expected
-    staleness left (tosu: the precise period over ``n + 1``; gosumemory: half its period) is added.
-    Outside a play, after a new episode, or when a reading jumps by more than ``jump_ms``, the
-    filter starts over; without readings it falls back to ``LiveState.map_time_ms``.
-    """
-
-    def __init__(self, window: int = 8, jump_ms: float = 100.0) -> None:
-        self._samples: deque[float] = deque(maxlen=window)
-        self.jump_ms = jump_ms
-        self._seq = -1
-        self._episode = -1
-
-    @staticmethod
-    def _rate(live: LiveState) -> float:
-        return Mods(live.snapshot.mods).rate if live.snapshot else 1.0
-
-    def _update(self, live: LiveState) -> None:
-        if live.seq == self._seq:
-            return
-        self._seq = live.seq
-        samples = self._samples
-        if live.state.phase != Phase.PLAYING or live.episode != self._episode:
-            samples.clear()
-            self._episode = live.episode
-            if live.state.phase != Phase.PLAYING:
-                return
-        value = live.state.time_ms - 1000 * self._rate(live) * live.received_at
-        if samples and abs(value - max(samples)) > self.jump_ms:
-            samples.clear()
-        samples.append(value)
-
-    def time_ms(
-        self, live: LiveState, server: str | None = None, now: float | None = None
-    ) -> float:
-        """Map time at monotonic ``now`` (default: now)."""
-        self._update(live)
-        if not self._samples or live.state.phase != Phase.PLAYING:
-            return live.map_time_ms(now)
-        now = time.monotonic() if now is None else now
-        if server == "tosu" and live.precise_interval_ms is not None:
-            stale = live.precise_interval_ms / (len(self._samples) + 1)
-        else:
-            stale = (live.interval_ms or 0.0) / 2
-        return max(self._samples) + 1000 * self._rate(live) * now + stale
+from ppomania.realtime import pace_until, realtime_priority
+from ppomania.sim.render import CaptureArea, FrameStack, HighwayGeometry
 
 
 @dataclass
@@ -296,7 +93,7 @@ class LiveManiaEnv(gym.Env):
     :param beatmap: the map when the state does not name one that exists here (``--map``); None =
         only from the state (then a first state must arrive within ``reset_timeout_s``).
     :param playfield: the calibrated playfield on screen, or a :class:`CaptureArea` for
-        ``geometry`` (converted with :func:`calibration_of`).
+        ``geometry`` (converted with :func:`~ppomania.env.live_frames.calibration_of`).
     :param geometry: the agent's frame; None = :func:`default_geometry` for the keys.
     :param action_space: ``"multibinary"`` (default) or ``"discrete"``.
     :param reward_config: reward weights (default ``RewardConfig()``).
@@ -306,7 +103,8 @@ class LiveManiaEnv(gym.Env):
     :param frame_age_ms: how old a grab is on the landing clock when it cannot be measured (no head
         seen yet; default 8); measured from the frames' content otherwise.
     :param realtime: run the calling thread (which must be the one that steps) and the state
-        client's with real-time priority when the OS allows it (:func:`realtime_priority`).
+        client's with real-time priority when the OS allows it
+        (:func:`~ppomania.realtime.realtime_priority`).
     :param songs: a Songs folder to find the state's map in (default: the one the state reports).
     :param host, port: the state server (default 127.0.0.1:24050).
     :param offset_ms: fixed correction added to the game clock (default 0).
@@ -363,9 +161,8 @@ class LiveManiaEnv(gym.Env):
         self.state_timeout_s = state_timeout_s
         self.pause_timeout_s = pause_timeout_s
         self._stack = FrameStack(1, self.geometry.shape)
-        self._offset_pairs: deque[float] = deque(maxlen=max(1, offset_window))
-        self._use_hit_errors = offset_window > 0
-        self._correction_ms = 0.0
+        #: Our judge of the play and its reconciliation with the game's.
+        self.judging = LiveJudging(self.beatmap, offset_window)
         self.clock = GameClock()
         self._frame_offsets: deque[float] = deque(maxlen=64)
         self._pending: deque[_Pending] = deque()
@@ -442,45 +239,30 @@ class LiveManiaEnv(gym.Env):
 
     # --- clock ---------------------------------------------------------------------------------
 
-    def _rate(self, live: LiveState) -> float:
-        return Mods(live.snapshot.mods).rate if live.snapshot else 1.0
-
     def map_time_ms(self, live: LiveState | None = None, now: float | None = None) -> float:
         """The landing clock now: the filtered game clock plus the offsets."""
         live = live or self.client.latest()
         base = self.clock.time_ms(live, self.client.server, now)
-        return base + self.offset_ms + self._correction_ms
+        return base + self.offset_ms + self.judging.correction_ms
 
     def action_time_ms(self) -> float:
         """Game time at which the action given to the next :meth:`step` reaches the game."""
         if self.latency_ms is None:
             return self.map_time_ms()
-        return self._frame_ms + self.latency_ms * self._rate(self.last_live)
-
-    def _update_correction(self, live: LiveState) -> None:
-        """Pair the game's hit errors with ours (in order); the clock correction is the median of
-        the last ``offset_window`` pairs' total offsets (robust to a mismatched pair)."""
-        if not self._use_hit_errors:
-            return
-        theirs = live.hit_errors
-        n = min(len(theirs), len(self._our_errors))
-        for i in range(self._paired, n):
-            self._offset_pairs.append(self._correction_ms + theirs[i] - self._our_errors[i])
-        if n > self._paired:
-            self._paired = n
-            self._correction_ms = float(np.median(self._offset_pairs))
+        return self._frame_ms + self.latency_ms * clock_rate(self.last_live)
 
     # --- episode -------------------------------------------------------------------------------
 
+    @property
+    def episode(self) -> int:
+        """The game's play counter (:attr:`LiveState.episode`) of the current episode: it changes
+        when a new play starts (a reset, or a retry by someone else)."""
+        return self._episode
+
     def _start_episode(self, live: LiveState) -> None:
-        self.judge = Judge(self.beatmap)
+        self.judging.start(self.beatmap)
         self._episode = live.episode
-        self._events: list[KeyEvent] = []
-        self._our_errors: list[int] = []
-        self._paired = 0
-        self._history: deque[tuple[float, np.ndarray]] = deque(maxlen=512)
-        self._max_diff = np.zeros(6, dtype=np.int64)
-        self._prev = self.judge.state.copy()
+        self._prev = self.judging.judge.state.copy()
         self._pending.clear()
         self._last_tick = time.monotonic()
         self._grab_at = self._last_tick
@@ -576,8 +358,8 @@ class LiveManiaEnv(gym.Env):
         if self.latency_ms is None:
             due = time.monotonic()
         else:
-            lead_ms = self._frame_ms + self.latency_ms * self._rate(live) - self.map_time_ms(live)
-            due = time.monotonic() + lead_ms / 1000 / self._rate(live)
+            lead_ms = self._frame_ms + self.latency_ms * clock_rate(live) - self.map_time_ms(live)
+            due = time.monotonic() + lead_ms / 1000 / clock_rate(live)
         self._pending.append(_Pending(due, held, self._grab_at, self._frame_ms))
         ghosts = 0
         tick = self._last_tick + self.period_s
@@ -586,7 +368,7 @@ class LiveManiaEnv(gym.Env):
             if pending.due > time.monotonic():
                 pace_until(pending.due)
             ghosts += self._send(pending)
-        self._update_correction(self.client.latest())
+        self.judging.update_correction(self.client.latest())
         # Pace, then observe.
         now = pace_until(tick) if tick > time.monotonic() else time.monotonic()
         self.stats.jitter_ms.append(1000 * (now - tick))
@@ -594,10 +376,11 @@ class LiveManiaEnv(gym.Env):
         self._observe(self._stack.advance()[0])
         live = self.client.latest()
         self.last_live = live
-        current = self.judge.state
+        current = self.judging.judge.state
         r = reward(self.reward_config, self._prev, current, ghosts, int(self.keys.held.sum()))
         self._prev = current.copy()
-        info.update(self._reconcile(live))
+        info.update(self.judging.reconcile(live))
+        info["frame_age_ms"] = self.stats.frame_age_ms[-1] if self.stats.frame_age_ms else None
         phase = live.state.phase
         if not self.client.connected or live.age_s() > self.state_timeout_s:
             truncated, info["reason"] = True, "state lost"
@@ -612,7 +395,7 @@ class LiveManiaEnv(gym.Env):
         if terminated or truncated:
             self.keys.release_all()
             self._pending.clear()
-            info.update(self._summary(live))
+            info.update(self.judging.summary(live), timing=self.stats.summary())
         return self._stack.stack[0].copy(), r, terminated, truncated, info
 
     def _send(self, pending: _Pending) -> int:
@@ -630,36 +413,12 @@ class LiveManiaEnv(gym.Env):
         sent_at = time.monotonic()
         pressed, released = self.keys.apply(pending.held)
         t = self.map_time_ms(live, sent_at)
-        ghosts = self._judge_keys(t, pressed, released)
-        self._history.append((t, self.judge.state.counts.copy()))
+        ghosts = self.judging.keys(t, pressed, released)
         stats = self.stats
         stats.capture_to_key_ms.append(1000 * (sent_at - pending.grab_at))
         stats.key_lateness_ms.append(1000 * (sent_at - pending.due))
         stats.frame_to_key_ms.append(t - pending.frame_ms)
         return ghosts
-
-    def _judge_keys(self, t: float, pressed: np.ndarray, released: np.ndarray) -> int:
-        """Feed our judge; return the presses that hit nothing (ghost taps)."""
-        judge, ghosts = self.judge, 0
-        tm = round(t)
-        # What expired before now is the game's own doing (no hit error reported), as in a game
-        # loop that advances its judge every frame.
-        judge.advance(tm - 1)
-        for column in released:
-            self._events.append(KeyEvent(tm, int(column), False))
-            self._note(judge.release(tm, int(column)))
-        for column in pressed:
-            c = int(column)
-            self._events.append(KeyEvent(tm, c, True))
-            results = judge.press(tm, c)
-            self._note(results)
-            if not any(r.column == c and r.hit_error_ms is not None for r in results):
-                ghosts += not judge.holding(c)
-        judge.advance(t)
-        return ghosts
-
-    def _note(self, results: list[HitResult]) -> None:
-        self._our_errors.extend(r.hit_error_ms for r in results if r.hit_error_ms is not None)
 
     def _wait_pause(self, info: dict[str, Any]) -> LiveState:
         self.keys.release_all()
@@ -676,43 +435,6 @@ class LiveManiaEnv(gym.Env):
         self._last_tick = time.monotonic()
         return live
 
-    def _reconcile(self, live: LiveState) -> dict[str, Any]:
-        """Our counts at the game state's time minus the game's counts."""
-        game_t = live.state.time_ms
-        ours = np.zeros(6, dtype=np.int64)
-        for t, counts in self._history:
-            if t > game_t:
-                break
-            ours = counts
-        diff = ours - live.state.counts
-        self._max_diff = np.maximum(self._max_diff, np.abs(diff))
-        return {
-            "game_state": live.state,
-            "judge_state": self.judge.state,
-            "count_diff": diff,
-            "clock_correction_ms": self._correction_ms,
-            "frame_age_ms": self.stats.frame_age_ms[-1] if self.stats.frame_age_ms else None,
-        }
-
-    def _summary(self, live: LiveState) -> dict[str, Any]:
-        """End of episode: final counts of both judges and their disagreement."""
-        if live.state.phase == Phase.RESULTS:
-            self.judge.finish()
-        game = live.state.counts
-        ours = self.judge.state.counts
-        return {
-            "game_counts": game.copy(),
-            "judge_counts": ours.copy(),
-            "judge_disagreement": {
-                "final_diff": (ours - game).tolist(),
-                "max_abs_diff_during": self._max_diff.tolist(),
-                "clock_correction_ms": round(self._correction_ms, 2),
-            },
-            "events": list(self._events),
-            "results": list(self.judge.results),
-            "timing": self.stats.summary(),
-        }
-
     def close(self) -> None:
         """Release every key, stop the state client and the capture; restore the scheduling
         (call it from the thread that created the env)."""
@@ -721,107 +443,3 @@ class LiveManiaEnv(gym.Env):
         self.frames.close()
         with contextlib.suppress(OSError):
             self._restore_scheduling()
-
-
-class LiveStats:
-    """Timings of the live loop (ms), for ``ppomania bench live`` and the end-of-episode info.
-
-    ``jitter``: step start after its tick; ``capture``: grab + preprocessing; ``capture_to_key``:
-    grab start to the key event sent (wall time); ``key_lateness``: sent after the action's due
-    time; ``frame_age``: landing clock at the grab minus the time the grab shows;
-    ``frame_to_key``: landing clock when the key was sent minus the time of the frame it was
-    chosen from (the latency the policy met; the simulator's ``capture + input`` latency).
-    """
-
-    FIELDS = (
-        "jitter_ms",
-        "capture_ms",
-        "capture_to_key_ms",
-        "key_lateness_ms",
-        "frame_age_ms",
-        "frame_to_key_ms",
-    )
-
-    def __init__(self, keep: int = 36_000) -> None:
-        for name in self.FIELDS:  # the last ``keep`` values (10 minutes at 60 Hz)
-            setattr(self, name, deque(maxlen=keep))
-
-    def summary(self) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for name in self.FIELDS:
-            values = getattr(self, name)
-            if not values:
-                out[f"{name}_mean"] = out[f"{name}_p95"] = None
-                continue
-            a = np.asarray(values)
-            out[f"{name}_mean"] = round(float(a.mean()), 3)
-            out[f"{name}_p95"] = round(float(np.percentile(a, 95)), 3)
-        return out
-
-
-class LiveAutoplay:
-    """Autoplay on the game clock, robust to late steps: each note is pressed at the first step
-    whose action lands at or after ``start - step/2`` (even when a late step overshoots its window,
-    so no note is skipped), taps are released at the next step, holds at ``end - step/2``. Knows
-    nothing of the screen. Call it as ``policy(env) -> action``.
-
-    :param input_latency_ms: added to the landing time (default 0).
-    """
-
-    def __init__(self, input_latency_ms: float = 0.0) -> None:
-        self.input_latency_ms = input_latency_ms
-        self._env: LiveManiaEnv | None = None
-        self._episode = -1
-        self._beatmap: Beatmap | None = None
-
-    def _restart(self, env: LiveManiaEnv) -> None:
-        self._env, self._episode, self._beatmap = env, env._episode, env.beatmap
-        keys = env.beatmap.keys
-        self._next = [0] * keys  # index into each column's objects of the next note to press
-        self._release_at = [-np.inf] * keys
-        self._columns = [env.beatmap.column_objects(c) for c in range(keys)]
-
-    def __call__(self, env: LiveManiaEnv) -> np.ndarray:
-        if (
-            env is not self._env
-            or env._episode != self._episode
-            or env.beatmap is not self._beatmap
-        ):
-            self._restart(env)
-        half = 500 * env.period_s
-        t = env.action_time_ms() + self.input_latency_ms
-        starts, ends = env.beatmap.starts, env.beatmap.ends
-        held = np.zeros((1, env.beatmap.keys), dtype=np.bool_)
-        for c, objects in enumerate(self._columns):
-            if t < self._release_at[c]:
-                held[0, c] = True
-                continue
-            if self._release_at[c] > -np.inf:  # released this step
-                self._release_at[c] = -np.inf
-                continue
-            while (
-                self._next[c] < len(objects) and starts[objects[self._next[c]]] + 2 * half < t - 200
-            ):
-                self._next[c] += 1  # far behind (e.g. after a pause): skip
-            if self._next[c] < len(objects):
-                index = objects[self._next[c]]
-                if t >= starts[index] - half:
-                    self._next[c] += 1
-                    hold = ends[index] > starts[index]
-                    self._release_at[c] = max(ends[index] - half, t + 1) if hold else t + 1
-                    held[0, c] = True
-        return env.codec.encode(held)[0]
-
-
-__all__ = [
-    "CaptureFrames",
-    "GameClock",
-    "LiveAutoplay",
-    "LiveManiaEnv",
-    "LiveStats",
-    "calibration_of",
-    "capture_area",
-    "find_beatmap_file",
-    "pace_until",
-    "realtime_priority",
-]

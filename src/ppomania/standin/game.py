@@ -43,6 +43,7 @@ from ppomania.game.rules import DEFAULT_BINDINGS
 from ppomania.game.score import GameState, Phase
 from ppomania.protocol.endpoint import DEFAULT_PORT
 from ppomania.protocol.snapshot import BeatmapInfo, GameSnapshot
+from ppomania.realtime import realtime_priority
 from ppomania.sim.render import BACKGROUND, BASE_SCROLL_MS, BODY, DEFAULT_SCROLL_SPEED, HEAD, LINE
 from ppomania.standin.server import StateServer
 
@@ -130,22 +131,6 @@ class StandinConfig:
     server_down_s: float = 2.0
     songs_folder: str | None = None
     realtime: bool = False
-
-
-def realtime_priority(priority: int = 10) -> str:
-    """``SCHED_FIFO`` at ``priority`` for this thread and those it starts, else ``nice -10``; best
-    effort; returns ``"fifo"``, ``"nice"`` or ``"none"`` (the same as the live env's helper, which
-    this layer cannot import)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        return "fifo"
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.nice(-10)
-        return "nice"
-    except (AttributeError, OSError):
-        return "none"
 
 
 @dataclass
@@ -348,7 +333,7 @@ class StandinGame:
     def run(self, seconds: float | None = None) -> None:
         """Open the window and play until it is closed, SIGTERM, or ``seconds`` have passed."""
         os.environ.setdefault("SDL_VIDEO_WINDOW_POS", "0,0")
-        scheduling = realtime_priority() if self.config.realtime else "default"
+        scheduling = realtime_priority()[0] if self.config.realtime else "default"
         import pygame
 
         pygame.display.init()

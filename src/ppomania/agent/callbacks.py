@@ -75,8 +75,9 @@ class Checkpoints(BaseCallback):
         return True
 
     def save(self) -> Path:
-        """Save a checkpoint at the current step now (also after training has stopped)."""
-        path = save_atomic(self.model, checkpoint_path(self.run_dir, self.num_timesteps))
+        """Save a checkpoint at the model's step now (also after training has stopped)."""
+        # The model's count: an interrupt between an env step and the callbacks leaves ours behind.
+        path = save_atomic(self.model, checkpoint_path(self.run_dir, self.model.num_timesteps))
         prune_checkpoints(self.run_dir, self.keep)
         return path
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ppomania.agent.config import TrainConfig, load_toml, to_toml
+from ppomania.agent.interrupts import interrupts_deferred
 
 CONFIG_FILE = "config.toml"
 CHECKPOINT_DIR = "checkpoints"
@@ -97,8 +98,15 @@ def write_best_accuracy(run_dir: Path, accuracy: float) -> None:
 
 def save_atomic(model: Any, path: Path) -> Path:
     """Save ``model`` (an SB3 model) to ``path`` (.zip) through a temporary file: never a
-    half-written checkpoint."""
+    half-written checkpoint, and no temporary file left when the write fails. Ctrl+C (and SIGTERM
+    where handled) waits until the write is done: one landing inside torch's zip writer breaks it.
+    """
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with interrupts_deferred():
+        try:
+            model.save(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from stable_baselines3 import PPO
 
+from ppomania.agent.runs import save_atomic
 from ppomania.cli import main
 from ppomania.game.replay import load_replay
 from ppomania.sim.maps import bundled_map_paths
@@ -147,6 +148,30 @@ def test_a_killed_run_leaves_only_whole_checkpoints(tmp_path):
         with zipfile.ZipFile(checkpoint) as archive:
             assert archive.testzip() is None
         PPO.load(checkpoint)
+
+
+def test_a_checkpoint_write_holds_ctrl_c_until_it_is_done(tmp_path):
+    class Model:
+        def save(self, path):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal's handler runs here, in the middle of the write
+            Path(path).write_bytes(b"whole")
+
+    with pytest.raises(KeyboardInterrupt):
+        save_atomic(Model(), tmp_path / "model.zip")
+    assert (tmp_path / "model.zip").read_bytes() == b"whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]
+
+
+def test_a_failed_checkpoint_write_leaves_no_temporary_file(tmp_path):
+    class Model:
+        def save(self, path):
+            Path(path).write_bytes(b"half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_atomic(Model(), tmp_path / "model.zip")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bundled_real_maps_are_packaged():

@@ -48,7 +48,7 @@ def bench_train(iterations: int = 3, device: str = "cpu", seed: int = 0) -> dict
     config = TrainConfig(generated_maps=16, device=device, seed=seed, progress=False)
     maps = training_maps(config)
     with tempfile.TemporaryDirectory() as tmp:
-        env, _ = make_env(config, maps)
+        env = make_env(config, maps).monitored
         ours = make_model(config, env, Path(tmp) / "tb")
         ours_sps = _timed_learn(ours, iterations)
         geometry = HighwayGeometry.for_keys(config.keys, 84, 84)

@@ -23,7 +23,7 @@ def bench_live_model(
     """
     with one_torch_thread():
         if model_path:
-            model, _, _ = load_model(model_path)
+            model = load_model(model_path).model
             name = str(model_path)
         else:
             from stable_baselines3 import PPO

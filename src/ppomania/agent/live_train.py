@@ -12,12 +12,20 @@ import dataclasses
 import time
 from pathlib import Path
 
-from stable_baselines3.common.callbacks import BaseCallback
+import torch
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
-from ppomania.agent.config import TrainConfig, to_toml
-from ppomania.agent.models import load_model, model_timing
-from ppomania.agent.train import TrainingCallback, TrainResult, save_atomic, set_threads
+from ppomania.agent.callbacks import Checkpoints, Deadline, EvaluationLog, GameMetrics, ProgressBar
+from ppomania.agent.config import TrainConfig
+from ppomania.agent.models import load_model, resolve_model_path
+from ppomania.agent.runs import (
+    FINAL_MODEL,
+    TENSORBOARD_DIR,
+    TrainResult,
+    create_run_dir,
+    save_atomic,
+)
 
 
 class _ReleaseKeysBeforeUpdate(BaseCallback):
@@ -40,15 +48,14 @@ def live_env_for(config: TrainConfig, model_path: Path):
     from ppomania.game.beatmap import load_beatmap
     from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
 
-    _, codec, geometry = load_model(model_path)
-    timing = model_timing(model_path)
+    loaded = load_model(model_path)
     return LiveManiaEnv(
         load_beatmap(config.live_map) if config.live_map else None,
         load_calibration(config.live_calibration or DEFAULT_CONFIG),
-        geometry,
-        action_space=codec.kind,
-        control_hz=timing["control_hz"],
-        latency_ms=timing["latency_ms"],
+        loaded.geometry,
+        action_space=loaded.codec.kind,
+        control_hz=loaded.control_hz,
+        latency_ms=loaded.latency_ms,
         songs=config.live_songs or None,
         port=config.live_port,
     )
@@ -58,8 +65,6 @@ def finetune_live(config: TrainConfig) -> TrainResult:
     """Continue training ``config.live_model`` for ``config.total_timesteps`` live steps."""
     from stable_baselines3 import PPO
 
-    from ppomania.agent.models import resolve_model_path
-
     if not config.live_model:
         raise ValueError(
             "--live needs --live-model (a run folder or .zip trained in the simulator)"
@@ -67,22 +72,29 @@ def finetune_live(config: TrainConfig) -> TrainResult:
     model_file = resolve_model_path(config.live_model)
     # Evaluation runs in the simulator, not in the live game; checkpoints as configured.
     config = dataclasses.replace(config, eval_every=2**62, show=False)
-    run_dir = Path(config.runs_dir) / config.resolved_run_name(int(time.time()))
-    run_dir.mkdir(parents=True, exist_ok=False)
-    (run_dir / "config.toml").write_text(to_toml(config))
-    set_threads(1)  # one observation per step: more threads only contend with the game
+    run_dir = create_run_dir(config)
+    torch.set_num_threads(1)  # one observation per step: more threads only contend with the game
     live_env = live_env_for(config, model_file)
     env = VecMonitor(DummyVecEnv([lambda: live_env]))
     started = time.perf_counter()
     interrupted = False
     try:
-        model = PPO.load(model_file, env=env, device="cpu", tensorboard_log=str(run_dir / "tb"))
+        model = PPO.load(
+            model_file, env=env, device="cpu", tensorboard_log=str(run_dir / TENSORBOARD_DIR)
+        )
         total = model.num_timesteps + config.total_timesteps
-        callback = TrainingCallback(config, run_dir, [], None, total)
+        checkpoints = Checkpoints(run_dir, config.checkpoint_every, config.keep_checkpoints)
+        callbacks: list[BaseCallback] = [GameMetrics()]
+        if config.progress:
+            callbacks.append(ProgressBar(total, EvaluationLog()))
+        callbacks.append(checkpoints)
+        if config.max_minutes > 0:
+            callbacks.append(Deadline(config.max_minutes))
+        callbacks.append(_ReleaseKeysBeforeUpdate(live_env))
         try:
             model.learn(
                 config.total_timesteps,
-                callback=[callback, _ReleaseKeysBeforeUpdate(live_env)],
+                callback=CallbackList(callbacks),
                 tb_log_name="PPO",
                 reset_num_timesteps=False,
             )
@@ -90,8 +102,8 @@ def finetune_live(config: TrainConfig) -> TrainResult:
             interrupted = True
         finally:
             live_env.keys.release_all()
-            callback.save_checkpoint()
-            save_atomic(model, run_dir / "final_model.zip")
+            checkpoints.save()
+            save_atomic(model, run_dir / FINAL_MODEL)
     finally:
         env.close()
     return TrainResult(

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from ppomania.agent.runs import (
+    BEST_MODEL,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    FINAL_MODEL,
+    read_run_config,
+)
 from ppomania.env.spaces import N_STACK, ActionCodec
+from ppomania.sim.core import SimConfig
 from ppomania.sim.render import HighwayGeometry
 
 
@@ -28,11 +37,11 @@ def resolve_model_path(path: str | Path) -> Path:
         if path.suffix != ".zip" and path.with_suffix(".zip").is_file():
             return path.with_suffix(".zip")  # SB3 adds .zip on save, so people leave it off
         raise FileNotFoundError(f"{path}: no such model file or run folder")
-    for name in ("best_model.zip", "final_model.zip"):
+    for name in (BEST_MODEL, FINAL_MODEL):
         if (path / name).is_file():
             return path / name
     checkpoints = sorted(
-        (path / "checkpoints").glob("*.zip"), key=lambda p: (p.stat().st_mtime, p.name)
+        (path / CHECKPOINT_DIR).glob("*.zip"), key=lambda p: (p.stat().st_mtime, p.name)
     )
     if checkpoints:
         return checkpoints[-1]
@@ -78,9 +87,29 @@ def model_geometry(model: Any, keys: int, scroll_speed: float | None = None) -> 
     return geometry
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, ActionCodec, HighwayGeometry]:
-    """Load a PPO model from a ``.zip`` or a run folder; return it with its action codec and
-    observation geometry (the scroll speed from the run's ``config.toml`` when there is one).
+@dataclass(frozen=True)
+class LoadedModel:
+    """A trained model with what playing it needs, from its file and its run's ``config.toml``
+    (the simulator's defaults for a model outside a run folder).
+
+    :ivar model: the SB3 PPO model.
+    :ivar path: the model file it was loaded from.
+    :ivar codec: its action codec.
+    :ivar geometry: its observation geometry (frame size and scroll speed).
+    :ivar control_hz: decisions per second it was trained at.
+    :ivar latency_ms: the simulated frame-to-key latency it was trained with (capture + input).
+    """
+
+    model: Any
+    path: Path
+    codec: ActionCodec
+    geometry: HighwayGeometry
+    control_hz: float
+    latency_ms: float
+
+
+def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
+    """Load a PPO model from a ``.zip`` or a run folder, with its codec, geometry and timing.
 
     :raises FileNotFoundError: no model there. :raises ValueError: not a ppomania model.
     """
@@ -92,30 +121,36 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[Any, ActionCodec,
     except Exception as exc:  # SB3 raises many types for a bad zip
         raise ValueError(f"{model_path}: not a ppomania model ({exc})") from None
     codec = model_codec(model)
-    scroll_speed = None
-    config_file = model_path.parent / "config.toml"
-    if config_file.exists():
-        from ppomania.agent.config import load_toml
-
-        scroll_speed = load_toml(config_file).get("scroll_speed")
-    return model, codec, model_geometry(model, codec.keys, scroll_speed)
+    values = _run_config_of(model_path)
+    control_hz, latency_ms = _timing(values)
+    return LoadedModel(
+        model,
+        model_path,
+        codec,
+        model_geometry(model, codec.keys, values.get("scroll_speed")),
+        control_hz,
+        latency_ms,
+    )
 
 
 def model_timing(path: str | Path) -> dict[str, float]:
-    """``control_hz`` and ``latency_ms`` (the simulated capture + input latency) a model was
-    trained with: its run's ``config.toml``, else the simulator's defaults."""
-    from ppomania.agent.config import load_toml
-    from ppomania.sim.core import SimConfig
+    """``control_hz`` and ``latency_ms`` of :class:`LoadedModel`, without loading the model."""
+    control_hz, latency_ms = _timing(_run_config_of(resolve_model_path(path)))
+    return {"control_hz": control_hz, "latency_ms": latency_ms}
 
+
+def _run_config_of(model_path: Path) -> dict[str, Any]:
+    """The config values of the run folder ``model_path`` lies in; empty outside a run folder."""
+    folder = model_path.parent
+    return read_run_config(folder) if (folder / CONFIG_FILE).exists() else {}
+
+
+def _timing(values: dict[str, Any]) -> tuple[float, float]:
+    """Control rate and simulated latency (capture + input) of run config ``values``."""
     defaults = SimConfig()
-    config_file = resolve_model_path(path).parent / "config.toml"
-    values = load_toml(config_file) if config_file.exists() else {}
     capture = values.get("capture_latency_ms", defaults.capture_latency_ms)
     key = values.get("input_latency_ms", defaults.input_latency_ms)
-    return {
-        "control_hz": float(values.get("control_hz", defaults.control_hz)),
-        "latency_ms": float(capture + key),
-    }
+    return float(values.get("control_hz", defaults.control_hz)), float(capture + key)
 
 
 @contextlib.contextmanager

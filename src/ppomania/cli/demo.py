@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"training for up to {args.minutes:g} minutes on generated 4K maps...")
     result = train(config)
-    model, codec, geometry = load_model(result.run_dir)
+    loaded = load_model(result.run_dir)
+    model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
     beatmap = load_beatmap(demo_map)
     (agent,) = play_maps([beatmap], model_policy(model, codec), geometry=geometry, rate=True)
     (rand,) = play_maps([beatmap], builtin_policy("random", codec.keys, args.seed), rate=True)

@@ -60,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     geometry = None
     if args.model:
         try:
-            model, codec, geometry = load_model(args.model)
+            loaded = load_model(args.model)
         except (FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc)) from None
+        model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
         beatmaps = [b for b in beatmaps if b.keys == codec.keys]
         if not beatmaps:
             raise CliError(f"the model plays {codec.keys}K; no {codec.keys}K map given")

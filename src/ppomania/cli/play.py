@@ -81,13 +81,11 @@ def _run(args: argparse.Namespace) -> int:
         from ppomania.agent.models import load_model
 
         try:
-            model, codec, geometry = load_model(args.model)
+            loaded = load_model(args.model)
         except (FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc)) from None
-        from ppomania.agent.models import model_timing
-
-        timing = model_timing(args.model)
-        control_hz, latency_ms = timing["control_hz"], timing["latency_ms"]
+        model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
+        control_hz, latency_ms = loaded.control_hz, loaded.latency_ms
         if beatmap is not None and codec.keys != beatmap.keys:
             raise CliError(f"the model plays {codec.keys}K, the map is {beatmap.keys}K")
     control_hz = args.control_hz or control_hz

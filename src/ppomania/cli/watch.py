@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     # Late imports: torch, SB3 and pygame take seconds to load; other commands need none of it.
     from ppomania.agent import watch as watching
     from ppomania.agent.evaluate import builtin_policy, model_policy, results_table
-    from ppomania.agent.models import load_model, resolve_model_path
+    from ppomania.agent.models import load_model
     from ppomania.agent.window import VisualizationWindow, policy_outputs
     from ppomania.env.spaces import default_geometry
     from ppomania.sim.core import SimConfig
@@ -59,14 +59,15 @@ def run(args: argparse.Namespace) -> int:
         # One observation per step: intra-op threads only add waiting (50x slower on 2 busy cores).
         torch.set_num_threads(1)
         try:
-            model, codec, geometry = load_model(args.model)
+            loaded = load_model(args.model)
+            model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
             if codec.keys != keys:
                 raise ValueError(f"the model plays {codec.keys}K, the map is {keys}K")
         except (OSError, ValueError) as exc:
             raise CliError(str(exc)) from None
         policy = model_policy(model, codec)
         outputs = functools.partial(policy_outputs, model)
-        name = str(resolve_model_path(args.model))
+        name = str(loaded.path)
     else:
         geometry = default_geometry(keys)  # what ManiaVecEnv trains on by default
         policy = builtin_policy(args.policy, keys)

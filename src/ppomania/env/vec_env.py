@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -13,10 +13,35 @@ from ppomania.env.reward import RewardConfig
 from ppomania.env.spaces import ActionCodec, default_geometry, observation_space
 from ppomania.game.beatmap import Beatmap
 from ppomania.sim.core import BatchedSim, SimConfig
+from ppomania.sim.maps import MapPool
 from ppomania.sim.render import FrameStack, HighwayGeometry
 
-#: Picks the map of each new episode: ``(rng, n) -> map indices``.
-MapSampler = Callable[[np.random.Generator, int], np.ndarray]
+
+class MapSampler(Protocol):
+    """Picks the map of each new episode: ``sampler(rng, n)`` returns ``n`` indices into the env's
+    maps. Any such callable will do (e.g. a lambda)."""
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray: ...
+
+
+class PoolSampler:
+    """A :class:`MapSampler` over a :class:`~ppomania.sim.maps.MapPool` that follows training
+    progress: the trainer reports how far it is with :meth:`report_progress`, and a curriculum
+    pool widens from its easiest maps accordingly. Give the env ``pool.maps`` so the ids match.
+
+    :param pool: the maps and their curriculum.
+    """
+
+    def __init__(self, pool: MapPool) -> None:
+        self.pool = pool
+        self._progress = 1.0  # the whole pool until training reports where it is
+
+    def report_progress(self, fraction: float) -> None:
+        """Training is ``fraction`` (0 to 1) done: episodes from now on draw at that progress."""
+        self._progress = fraction
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.pool.sample(rng, n, self._progress)
 
 
 class ManiaVecEnv(VecEnv):
@@ -53,7 +78,8 @@ class ManiaVecEnv(VecEnv):
     :param reward_config: reward weights. Default ``RewardConfig()``.
     :param geometry: frame shape and scroll speed. Default :func:`default_geometry`.
     :param action_space: ``"multibinary"`` (default) or ``"discrete"``.
-    :param map_sampler: chooses maps for new episodes; default uniform.
+    :param map_sampler: a :class:`MapSampler` choosing the maps of new episodes (e.g. a
+        :class:`PoolSampler`, which follows training progress); default uniform.
     :param seed: seeds map choice and jitter. Default 0.
     """
 

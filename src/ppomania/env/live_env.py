@@ -68,7 +68,7 @@ from ppomania.env.spaces import ActionCodec, default_geometry, observation_space
 from ppomania.game.beatmap import Beatmap, BeatmapError, load_beatmap
 from ppomania.game.score import Phase
 from ppomania.live.capture import Calibration
-from ppomania.live.clock import GameClock, clock_rate
+from ppomania.live.clock import GameClock
 from ppomania.live.keys import RETRY_KEY, KeySender
 from ppomania.live.songs import find_beatmap_file
 from ppomania.live.state_client import LiveState, StateClient
@@ -249,7 +249,7 @@ class LiveManiaEnv(gym.Env):
         """Game time at which the action given to the next :meth:`step` reaches the game."""
         if self.latency_ms is None:
             return self.map_time_ms()
-        return self._frame_ms + self.latency_ms * clock_rate(self.last_live)
+        return self._frame_ms + self.latency_ms * self.last_live.rate
 
     # --- episode -------------------------------------------------------------------------------
 
@@ -358,8 +358,8 @@ class LiveManiaEnv(gym.Env):
         if self.latency_ms is None:
             due = time.monotonic()
         else:
-            lead_ms = self._frame_ms + self.latency_ms * clock_rate(live) - self.map_time_ms(live)
-            due = time.monotonic() + lead_ms / 1000 / clock_rate(live)
+            lead_ms = self._frame_ms + self.latency_ms * live.rate - self.map_time_ms(live)
+            due = time.monotonic() + lead_ms / 1000 / live.rate
         self._pending.append(_Pending(due, held, self._grab_at, self._frame_ms))
         ghosts = 0
         tick = self._last_tick + self.period_s

@@ -1,19 +1,12 @@
-"""The game's clock: map time now, filtered from the state documents' readings (:class:`GameClock`),
-and how fast it runs (:func:`clock_rate`)."""
+"""The game's clock: map time now, filtered from the state documents' readings (:class:`GameClock`)."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 
-from ppomania.game.rules import Mods
 from ppomania.game.score import Phase
 from ppomania.live.state_client import LiveState
-
-
-def clock_rate(live: LiveState) -> float:
-    """Map ms per real ms in ``live``'s play: the mods' rate (1 without a snapshot)."""
-    return Mods(live.snapshot.mods).rate if live.snapshot else 1.0
 
 
 class GameClock:
@@ -44,7 +37,7 @@ class GameClock:
             self._episode = live.episode
             if live.state.phase != Phase.PLAYING:
                 return
-        value = live.state.time_ms - 1000 * clock_rate(live) * live.received_at
+        value = live.state.time_ms - 1000 * live.rate * live.received_at
         if samples and abs(value - max(samples)) > self.jump_ms:
             samples.clear()
         samples.append(value)
@@ -61,4 +54,4 @@ class GameClock:
             stale = live.precise_interval_ms / (len(self._samples) + 1)
         else:
             stale = (live.interval_ms or 0.0) / 2
-        return max(self._samples) + 1000 * clock_rate(live) * now + stale
+        return max(self._samples) + 1000 * live.rate * now + stale

@@ -42,7 +42,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from ppomania.game.rules import Mods
 from ppomania.game.score import GameState, Phase
-from ppomania.protocol.endpoint import DEFAULT_PORT
+from ppomania.protocol.endpoint import DEFAULT_PORT, HTTP_V1, HTTP_V2, WS_PRECISE, WS_V1, WS_V2
 from ppomania.protocol.parse import parse_document
 from ppomania.protocol.phases import PhaseTracker
 from ppomania.protocol.snapshot import (
@@ -104,8 +104,12 @@ class LiveState:
         """Map time extrapolated to ``now`` while playing (``time + age × rate``), else as read."""
         if self.state.phase != Phase.PLAYING or self.seq == 0:
             return self.state.time_ms
-        rate = Mods(self.snapshot.mods).rate if self.snapshot else 1.0
-        return self.state.time_ms + 1000 * self.age_s(now) * rate
+        return self.state.time_ms + 1000 * self.age_s(now) * self.rate
+
+    @property
+    def rate(self) -> float:
+        """Map ms per real ms in this play: the mods' rate (1 without a snapshot)."""
+        return Mods(self.snapshot.mods).rate if self.snapshot else 1.0
 
 
 def _ewma(previous: float | None, sample: float, alpha: float) -> float:
@@ -344,16 +348,16 @@ class StateClient:
 
     async def _session(self) -> None:
         if self.transport != "http":
-            ws = await self._open("/websocket/v2")
+            ws = await self._open(WS_V2)
             if ws is not None:
                 await self._read_tosu(ws)
                 return
-            ws = await self._open("/ws", keepalive=False)
+            ws = await self._open(WS_V1, keepalive=False)
             if ws is not None:
                 await self._read_sockets([(ws, None)], "websocket")
                 return
             if self.transport == "websocket":
-                raise ConnectionError("no WebSocket endpoint (/websocket/v2, /ws)")
+                raise ConnectionError(f"no WebSocket endpoint ({WS_V2}, {WS_V1})")
         await self._poll_http()
 
     async def _open(self, path: str, keepalive: bool = True) -> ClientConnection | None:
@@ -376,7 +380,7 @@ class StateClient:
         sockets: list[tuple[ClientConnection, str | None]] = [(v2, TOSU_V2)]
         if self.precise:
             try:
-                precise = await self._open("/websocket/v2/precise")
+                precise = await self._open(WS_PRECISE)
             except BaseException:
                 await v2.close()
                 raise
@@ -409,11 +413,11 @@ class StateClient:
     async def _poll_http(self) -> None:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout_s)
         try:
-            path, expected = "/json/v2", TOSU_V2
+            path, expected = HTTP_V2, TOSU_V2
             status, body = await asyncio.to_thread(_get, conn, path)
             received_at = time.monotonic()
             if status == 404:
-                path, expected = "/json", None
+                path, expected = HTTP_V1, None
                 status, body = await asyncio.to_thread(_get, conn, path)
                 received_at = time.monotonic()
             self._set_connected(True, "http")

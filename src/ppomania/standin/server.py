@@ -45,7 +45,15 @@ from websockets.http11 import Request, Response
 
 from ppomania.protocol.build_v2 import build_tosu_precise
 from ppomania.protocol.documents import NOT_READY_BODY, build_document, dumps, filter_document
-from ppomania.protocol.endpoint import DEFAULT_PORT
+from ppomania.protocol.endpoint import (
+    DEFAULT_PORT,
+    HTTP_PRECISE,
+    HTTP_V1,
+    HTTP_V2,
+    WS_PRECISE,
+    WS_V1,
+    WS_V2,
+)
 from ppomania.protocol.snapshot import (
     GOSUMEMORY,
     TOSU_PRECISE,
@@ -61,10 +69,10 @@ log = logging.getLogger(__name__)
 FLAVORS = ("tosu", "gosumemory")
 
 _ROUTES = {
-    "gosumemory": ({"/json": GOSUMEMORY}, {"/ws": GOSUMEMORY}),
+    "gosumemory": ({HTTP_V1: GOSUMEMORY}, {WS_V1: GOSUMEMORY}),
     "tosu": (
-        {"/json": TOSU_V1, "/json/v2": TOSU_V2, "/json/v2/precise": TOSU_PRECISE},
-        {"/ws": TOSU_V1, "/websocket/v2": TOSU_V2, "/websocket/v2/precise": TOSU_PRECISE},
+        {HTTP_V1: TOSU_V1, HTTP_V2: TOSU_V2, HTTP_PRECISE: TOSU_PRECISE},
+        {WS_V1: TOSU_V1, WS_V2: TOSU_V2, WS_PRECISE: TOSU_PRECISE},
     ),
 }
 

@@ -253,10 +253,12 @@ def test_server_guards() -> None:
 
 
 class RawServer:
-    """A WebSocket server on ``/ws`` only (404 elsewhere, like gosumemory) sending given frames."""
+    """A WebSocket server on ``/ws`` only (404 elsewhere, like gosumemory) sending given frames
+    (``frames`` is read anew for every connection; ``connections`` counts them)."""
 
     def __init__(self, frames: list[str | bytes]) -> None:
         self.frames = frames
+        self.connections = 0
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -270,6 +272,7 @@ class RawServer:
             return None if request.path == "/ws" else connection.respond(404, "not found")
 
         async def handler(ws: ServerConnection) -> None:
+            self.connections += 1
             for frame in self.frames:
                 await ws.send(frame)
             await ws.wait_closed()

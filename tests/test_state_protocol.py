@@ -16,8 +16,8 @@ from ppomania.game.beatmap import load_beatmap
 from ppomania.game.rules import Mods
 from ppomania.game.score import GameState, Phase, accuracy
 from ppomania.protocol.build_v2 import build_tosu_precise
-from ppomania.protocol.documents import build_document, dumps, filter_document
-from ppomania.protocol.parse import parse_document
+from ppomania.protocol.documents import build_document, dumps, filter_document, filter_items
+from ppomania.protocol.parse import MAX_DEPTH, MAX_NUMBER, parse_document
 from ppomania.protocol.snapshot import (
     GOSUMEMORY,
     TOSU_PRECISE,
@@ -290,11 +290,48 @@ def test_parse_inverts_build(counts, time_ms, hp, score, combo, errors, source) 
         ('{"gameplay": {"hits": {"geki": true}}}', "gameplay.hits.geki"),
         ('{"play": {"hitErrorArray": [1, "x"]}}', "play.hitErrorArray"),
         ('{"state": {"number": 2}, "play": {"score": 1e999}}', "play.score"),
+        ("[" * 100_000 + "]" * 100_000, "nested 100000 deep"),
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, "nested 100000 deep"),
+        ('{"gameplay": {"score": 1' + "0" * 100_000 + "}}", "unparsable"),
+        ('{"gameplay": {"score": 1' + "0" * 4000 + "}}", "gameplay.score"),
+        ('{"gameplay": {"score": -1' + "0" * 400 + ".5}}", "gameplay.score"),
+        ('{"gameplay": {"hits": {"hitErrorArray": [1, 1' + "0" * 4000 + "]}}}", "hitErrorArray"),
+        ('{"hitErrors": [1.5, 1' + "0" * 4000 + "]}", "hitErrors"),
+        ('{"hitErrors": [], "currentTime": NaN}', "currentTime"),
+        ('{"menu": {"bm": {"metadata": {"title": ["' + "x" * 10**6 + '"]}}}}', "title"),
     ],
 )
 def test_malformed_documents_raise(text: str, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         parse_document(text)
+
+
+def test_bad_values_are_shown_in_excerpts() -> None:
+    with pytest.raises(ProtocolError) as err:
+        parse_document('{"menu": {"bm": {"metadata": {"title": ["' + "x" * 10**6 + '"]}}}}')
+    assert len(str(err.value)) < 200
+
+
+def test_nesting_and_numbers_are_bounded() -> None:
+    # brackets inside strings do not nest, escaped quotes included
+    title = '[{"\\' + "[" * 100 + "{" * 100
+    parsed = parse_document(json.dumps({"menu": {"bm": {"metadata": {"title": title}}}}))
+    assert parsed.snapshot.beatmap.title == title
+    parsed = parse_document(json.dumps({"menu": {"bm": {"metadata": {"title": title}}}}).encode())
+    assert parsed.snapshot.beatmap.title == title
+
+    def nested(depth: int) -> str:  # a precise document with an extra key nested this deep
+        return '{"hitErrors": [], "x": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    assert parse_document(nested(MAX_DEPTH)).source == TOSU_PRECISE
+    with pytest.raises(ProtocolError, match="nested"):
+        parse_document(nested(MAX_DEPTH + 1))
+    edge = {"gameplay": {"score": MAX_NUMBER, "hits": {"hitErrorArray": [-MAX_NUMBER]}}}
+    assert parse_document(json.dumps(edge)).state.score == MAX_NUMBER
+    with pytest.raises(ProtocolError, match=r"gameplay\.score"):
+        parse_document(json.dumps({"gameplay": {"score": MAX_NUMBER + 1}}))
+    with pytest.raises(ProtocolError, match="hitErrorArray"):
+        parse_document(json.dumps({"gameplay": {"hits": {"hitErrorArray": [MAX_NUMBER + 1]}}}))
 
 
 def test_error_documents_mean_game_not_running() -> None:
@@ -334,6 +371,7 @@ def test_filter_document() -> None:
     with pytest.raises(ProtocolError):
         filter_document(doc, [{"field": "play", "keys": [3]}])
     assert math.isclose(parse_document(filter_document(doc, filters)).state.max_combo, 35)
+    assert filter_items(filters) == 5 and filter_items([{"field": "a", "keys": [3]}, 4]) == 3
 
 
 def test_beatmap_info_from_a_beatmap() -> None:

@@ -15,9 +15,12 @@ Which server is there is found out on every (re)connection, since the user may s
    ``poll_interval_s`` with the standard library's ``http.client``.
 
 A refused or dropped connection is retried with exponential backoff (``backoff_initial_s``
-doubling up to ``backoff_max_s``), logged, counted in :attr:`StateClient.reconnects` and shown by
-:attr:`StateClient.connected` and :attr:`StateClient.last_error`. Empty, unparsable or mistyped
-frames are logged, counted in :attr:`StateClient.malformed` and skipped.
+doubling up to ``backoff_max_s``; back to the start only after a session that took a good document
+and lasted ``backoff_max_s``), logged, counted in :attr:`StateClient.reconnects` and shown by
+:attr:`StateClient.connected` and :attr:`StateClient.last_error`. Empty, unparsable, mistyped,
+too deeply nested or out-of-range frames are logged (at most one warning per 5 s), counted in
+:attr:`StateClient.malformed` and skipped; a frame or HTTP body over :data:`MAX_DOCUMENT_BYTES` is
+counted too, but ends the connection (its rest cannot be skipped), which is then retried.
 
 Phases follow ``specs/game-state-api.md`` §7, see
 :class:`ppomania.protocol.phases.PhaseTracker`; the documents are parsed by
@@ -38,7 +41,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
 
 from ppomania.game.rules import Mods
 from ppomania.game.score import GameState, Phase
@@ -56,7 +60,9 @@ from ppomania.protocol.snapshot import (
 
 log = logging.getLogger(__name__)
 
-_MAX_FRAME_BYTES = 16 * 2**20  # precise frames carry every hit error of the play
+#: Largest WebSocket frame or HTTP body read: precise frames carry every hit error of the play
+#: (a few KB); this bounds the memory a misbehaving server can make the client use.
+MAX_DOCUMENT_BYTES = 16 * 2**20
 _WARN_EVERY_S = 5.0  # at most one malformed-frame warning per this period
 
 
@@ -168,7 +174,7 @@ class StateClient:
         self.malformed = 0
         self._latest = LiveState(state=GameState())
         self._ever_connected = False
-        self._had_frames = False
+        self._healthy = False
         self._precise_live = False
         self._warned_at = -math.inf
         self._cond = threading.Condition()
@@ -249,6 +255,15 @@ class StateClient:
         with self._cond:
             self._cond.notify_all()
 
+    def _skip(self, why: object, received_at: float) -> None:
+        """Count a malformed document; warn at most once per :data:`_WARN_EVERY_S`."""
+        self.malformed += 1
+        if received_at - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = received_at
+            log.warning(
+                "skipped a bad frame from %s (%d so far): %s", self.url, self.malformed, why
+            )
+
     def _on_frame(self, message: str | bytes, expected: str | None, received_at: float) -> None:
         """Parse one document and publish the new state; bad frames are logged and skipped."""
         try:
@@ -268,14 +283,12 @@ class StateClient:
             )
             return
         except ProtocolError as err:
-            self.malformed += 1
-            if received_at - self._warned_at >= _WARN_EVERY_S:
-                self._warned_at = received_at
-                log.warning(
-                    "skipped a bad frame from %s (%d so far): %s", self.url, self.malformed, err
-                )
+            self._skip(err, received_at)
             return
-        self._had_frames = True
+        except Exception as err:  # a frame the parser chokes on is the server's fault: skip it too
+            self._skip(f"{type(err).__name__}: {err}", received_at)
+            return
+        self._healthy = True
         current = self._latest
         if parsed.source == TOSU_PRECISE:
             self._publish(
@@ -333,13 +346,15 @@ class StateClient:
     async def _run(self) -> None:
         delay = self.backoff_initial_s
         while True:
-            self._had_frames = False
+            self._healthy = False
+            started = time.monotonic()
             try:
                 await self._session()
                 error = "the server closed the connection"
             except Exception as err:  # any failure of one session ends in a reconnect
                 error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            if self._had_frames:
+            # a server that sends one good frame and drops must not get a reconnect loop
+            if self._healthy and time.monotonic() - started >= self.backoff_max_s:
                 delay = self.backoff_initial_s
             log.warning("state server %s: %s; reconnecting in %.2f s", self.url, error, delay)
             self._set_connected(False, None, error)
@@ -367,7 +382,7 @@ class StateClient:
                 f"ws://{self.host}:{self.port}{path}",
                 open_timeout=self.connect_timeout_s,
                 ping_interval=20.0 if keepalive else None,
-                max_size=_MAX_FRAME_BYTES,
+                max_size=MAX_DOCUMENT_BYTES,
                 compression=None,
                 proxy=None,  # loopback: never through an HTTP(S)_PROXY from the environment
             )
@@ -407,8 +422,13 @@ class StateClient:
                 await ws.close()
 
     async def _pump(self, ws: ClientConnection, expected: str | None) -> None:
-        async for message in ws:
-            self._on_frame(message, expected, time.monotonic())
+        try:
+            async for message in ws:
+                self._on_frame(message, expected, time.monotonic())
+        except ConnectionClosedError as err:
+            if err.sent is not None and err.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self._skip(f"a frame over {MAX_DOCUMENT_BYTES} bytes", time.monotonic())
+            raise
 
     async def _poll_http(self) -> None:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout_s)
@@ -424,6 +444,11 @@ class StateClient:
             while True:
                 if status == 404:
                     raise ConnectionError(f"{self.url}{path}: HTTP 404")
+                if body is None:  # _get closed the connection: retried with backoff
+                    self._skip(f"a body over {MAX_DOCUMENT_BYTES} bytes", received_at)
+                    raise ConnectionError(
+                        f"{self.url}{path}: a body over {MAX_DOCUMENT_BYTES} bytes"
+                    )
                 self._on_frame(body, expected, received_at)
                 await asyncio.sleep(max(0.0, received_at + self.poll_interval_s - time.monotonic()))
                 status, body = await asyncio.to_thread(_get, conn, path)
@@ -432,12 +457,20 @@ class StateClient:
             conn.close()
 
 
-def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
-    """One GET on a reused connection (http.client reopens it when the server closed it)."""
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes | None]:
+    """One GET on a reused connection (http.client reopens it when the server closed it). The
+    body is None, and the connection closed, when it is longer than :data:`MAX_DOCUMENT_BYTES`:
+    never more than that is read, whatever the server says or sends."""
     try:
         conn.request("GET", path)
         response = conn.getresponse()
-        return response.status, response.read()
+        declared = response.length  # Content-Length, None when chunked or up to the close
+        if declared is None or declared <= MAX_DOCUMENT_BYTES:
+            body = response.read(MAX_DOCUMENT_BYTES + 1)  # stops at the end of the body
+            if len(body) <= MAX_DOCUMENT_BYTES:
+                return response.status, body
+        conn.close()
+        return response.status, None
     except BaseException:
         conn.close()
         raise

@@ -2,7 +2,8 @@
 
 :func:`build_document` dispatches to the builders of :mod:`ppomania.protocol.build_v1` and
 :mod:`ppomania.protocol.build_v2`; :func:`dumps` writes the JSON text; :func:`filter_document` is
-tosu's ``applyFilters``; :data:`NOT_READY_BODY` is what the tools serve while osu! is not running.
+tosu's ``applyFilters`` (:func:`filter_items` sizes its list); :data:`NOT_READY_BODY` is what the
+tools serve while osu! is not running.
 """
 
 from __future__ import annotations
@@ -77,3 +78,18 @@ def filter_document(doc: Mapping[str, Any], filters: Sequence[Any]) -> dict[str,
         else:
             raise ProtocolError(f"applyFilters: unexpected item {item!r}")
     return out
+
+
+def filter_items(filters: Sequence[Any]) -> int:
+    """How many items an ``applyFilters`` list holds, nested ones included (without recursion;
+    invalid items count as one, :func:`filter_document` rejects them)."""
+    count, pending = 0, [filters]
+    while pending:
+        items = pending.pop()
+        count += len(items)
+        pending.extend(
+            item["keys"]
+            for item in items
+            if isinstance(item, Mapping) and isinstance(item.get("keys"), list)
+        )
+    return count

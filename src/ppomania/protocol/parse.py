@@ -6,12 +6,19 @@ scales; :data:`FIELDS` is the one table of where each version keeps each value, 
 time before tosu 4.23). Mania mapping: ``geki`` = MAX, ``"300"``, ``katu`` = 200, ``"100"``,
 ``"50"``, ``"0"`` = miss. HP is 0–200 in v1 and 0–100 in v2, accuracy a percentage; the parsed
 state keeps both in [0, 1].
+
+The text comes from another program, so the parser is defensive: documents nested deeper than
+:data:`MAX_DEPTH` are refused before decoding (``json.loads`` recurses once per level), numbers
+beyond ±:data:`MAX_NUMBER` (non-finite ones included) are refused where a value is read, integers
+too long for Python's int-digits limit fail decoding, and error messages show bounded excerpts.
+Every such document raises :class:`ProtocolError`, nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
+import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -35,6 +42,45 @@ from ppomania.protocol.snapshot import (
 
 # Judgement index (MAX, 300, 200, 100, 50, miss) of each hit key.
 _HIT_KEYS = {"geki": 0, "300": 1, "katu": 2, "100": 3, "50": 4, "0": 5}
+
+#: Deepest nesting of arrays and objects accepted; the real documents nest 6 deep.
+MAX_DEPTH = 32
+#: Largest magnitude of a number accepted (floats are exact integers up to it); counts, scores,
+#: times and ids of osu! stay far below.
+MAX_NUMBER = 2**53
+
+# A JSON string, escapes included: brackets inside strings ("[Insane]") do not nest.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_SCAN_BLOCK = 2**20  # characters per step of the depth scan: bounds its memory
+
+
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxlist, _EXCERPT.maxstring = 8, 60
+
+
+def _show(value: Any) -> str:
+    """A bounded excerpt of a value for an error message (a bad value may be megabytes long)."""
+    return _EXCERPT.repr(value)
+
+
+def check_depth(text: str) -> None:
+    """Raise :class:`ProtocolError` when the JSON ``text`` nests deeper than :data:`MAX_DEPTH`,
+    before ``json.loads`` would recurse that deep; linear time, memory bounded per block."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:  # no scan needed (precise frames)
+        return
+    chars = np.frombuffer(_STRING.sub("", text).encode("utf-8", "surrogatepass"), np.uint8)
+    depth = level = 0
+    for start in range(0, len(chars), _SCAN_BLOCK):
+        block = chars[start : start + _SCAN_BLOCK]
+        steps = (block == ord("[")).astype(np.int32)
+        steps += block == ord("{")
+        steps -= block == ord("]")
+        steps -= block == ord("}")
+        levels = np.cumsum(steps, out=steps)
+        depth = max(depth, level + int(levels.max()))
+        level += int(levels[-1])
+    if depth > MAX_DEPTH:
+        raise ProtocolError(f"nested {depth} deep, more than {MAX_DEPTH}")
 
 
 class _Reader:
@@ -70,9 +116,11 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ProtocolError(f"{self._where(key)}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ProtocolError(f"{self._where(key)}: not a finite number: {value!r}")
+            raise ProtocolError(f"{self._where(key)}: expected a number, got {_show(value)}")
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:  # NaN fails too; no float() of a huge int
+            raise ProtocolError(
+                f"{self._where(key)}: not a finite number in ±2**53: {_show(value)}"
+            )
         return float(value)
 
     def integer(self, key: str, default: int = 0) -> int:
@@ -83,7 +131,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, str):
-            raise ProtocolError(f"{self._where(key)}: expected a string, got {value!r}")
+            raise ProtocolError(f"{self._where(key)}: expected a string, got {_show(value)}")
         return value
 
     def flag(self, key: str, default: bool = False) -> bool:
@@ -91,7 +139,7 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise ProtocolError(f"{self._where(key)}: expected true/false, got {value!r}")
+            raise ProtocolError(f"{self._where(key)}: expected true/false, got {_show(value)}")
         return value
 
     def integers(self, key: str) -> tuple[int, ...]:
@@ -99,17 +147,21 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise ProtocolError(f"{self._where(key)}: expected an array, got {value!r}")
-        if set(map(type, value)) <= {int}:  # the usual case, checked at C speed (hit errors)
+            raise ProtocolError(f"{self._where(key)}: expected an array, got {_show(value)}")
+        # the usual case, checked at C speed (hit errors)
+        if (
+            set(map(type, value)) <= {int}
+            and -MAX_NUMBER <= min(value, default=0) <= max(value, default=0) <= MAX_NUMBER
+        ):
             return tuple(value)
         out = []
         for item in value:
             if (
                 isinstance(item, bool)
                 or not isinstance(item, (int, float))
-                or not math.isfinite(item)
+                or not -MAX_NUMBER <= item <= MAX_NUMBER
             ):
-                raise ProtocolError(f"{self._where(key)}: expected numbers, got {item!r}")
+                raise ProtocolError(f"{self._where(key)}: expected numbers, got {_show(item)}")
             out.append(int(item))
         return tuple(out)
 
@@ -334,7 +386,7 @@ def detect_source(doc: Mapping[str, Any]) -> str:
         return TOSU_V1 if "client" in doc or "userProfile" in doc else GOSUMEMORY
     if "hitErrors" in doc or "currentTime" in doc or "keys" in doc:
         return TOSU_PRECISE
-    raise ProtocolError(f"not a gosumemory/tosu document: top-level keys {sorted(doc)[:8]}")
+    raise ProtocolError(f"not a gosumemory/tosu document: top-level keys {_show(sorted(doc))}")
 
 
 def parse_document(
@@ -346,14 +398,25 @@ def parse_document(
     :param expected: the format the endpoint serves; None detects it. gosumemory and tosu-v1 are
         both accepted where either is expected, since they share the paths.
     :raises GameNotRunning: the server's error document (osu! not running).
-    :raises ProtocolError: empty or unparsable text, an unknown format, or a wrongly typed value.
+    :raises ProtocolError: empty, unparsable or too deeply nested text, an unknown format, or a
+        wrongly typed or out-of-range value.
     """
     if isinstance(data, (str, bytes)):
         if not data.strip():
             raise ProtocolError("empty frame")
         try:
-            data = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as err:
+            # decoded as json.loads decodes bytes, so the depth scan sees the same text
+            text = (
+                data.decode(json.detect_encoding(data), "surrogatepass")
+                if isinstance(data, bytes)
+                else data
+            )
+        except UnicodeDecodeError as err:
+            raise ProtocolError(f"unparsable JSON: {err}") from None
+        check_depth(text)
+        try:
+            data = json.loads(text)
+        except ValueError as err:  # Python's int-digits limit included
             raise ProtocolError(f"unparsable JSON: {err}") from None
     if not isinstance(data, Mapping):
         raise ProtocolError(f"expected a JSON object, got {type(data).__name__}")

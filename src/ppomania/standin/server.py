@@ -17,6 +17,13 @@ two real tools would:
   ``applyFilters:<json array>`` is honoured per socket. Without a game, ``/json*`` answer 500 with
   tosu's error document and the sockets send nothing.
 
+Commands are bounded so that a flood of them cannot slow the feeds down: a message over
+:data:`MAX_COMMAND_BYTES` closes its connection (1009) without its payload being read, and a filter
+list nested deeper than :data:`ppomania.protocol.parse.MAX_DEPTH` or longer than
+:data:`MAX_FILTER_ITEMS` items is refused with an error reply, so no command and no filtered frame
+costs more than a few hundred lookups. tosu has no such limits; real commands are a few hundred
+bytes.
+
 Lag: the real tools' reader and sender loops run unsynchronised, so a count is 0…1 period old when
 sent, and 0…2 periods (mean one period) old when a client reads it (spec §5). Here the senders run
 ``lag_ms`` after the readers (default: half the regular period, the mean of that random phase), so
@@ -44,7 +51,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ppomania.protocol.build_v2 import build_tosu_precise
-from ppomania.protocol.documents import NOT_READY_BODY, build_document, dumps, filter_document
+from ppomania.protocol.documents import (
+    NOT_READY_BODY,
+    build_document,
+    dumps,
+    filter_document,
+    filter_items,
+)
 from ppomania.protocol.endpoint import (
     DEFAULT_PORT,
     HTTP_PRECISE,
@@ -54,6 +67,7 @@ from ppomania.protocol.endpoint import (
     WS_V1,
     WS_V2,
 )
+from ppomania.protocol.parse import check_depth
 from ppomania.protocol.snapshot import (
     GOSUMEMORY,
     TOSU_PRECISE,
@@ -67,6 +81,12 @@ from ppomania.protocol.snapshot import (
 log = logging.getLogger(__name__)
 
 FLAVORS = ("tosu", "gosumemory")
+
+#: Largest message read from a client.
+MAX_COMMAND_BYTES = 16 * 2**10
+#: Most items, nested ones included, of one ``applyFilters`` list: more than a v2 document has
+#: fields (~330, nested ones included).
+MAX_FILTER_ITEMS = 512
 
 _ROUTES = {
     "gosumemory": ({HTTP_V1: GOSUMEMORY}, {WS_V1: GOSUMEMORY}),
@@ -230,6 +250,7 @@ class StateServer:
                 process_request=self._process_request,
                 compression=None,
                 ping_interval=None,
+                max_size=MAX_COMMAND_BYTES,
                 logger=log,
             )
         except OSError as err:
@@ -358,13 +379,20 @@ class StateServer:
 
     async def _command(self, ws: ServerConnection, message: str | bytes) -> None:
         """tosu's ``command:payload`` messages; only ``applyFilters`` is implemented (no reply)."""
-        text = message.decode() if isinstance(message, bytes) else message
+        try:
+            text = message.decode() if isinstance(message, bytes) else message
+        except UnicodeDecodeError:
+            await ws.send(json.dumps({"command": "", "message": "not UTF-8"}))
+            return
         name, _, payload = text.partition(":")
         if name == "applyFilters":
             try:
+                check_depth(payload)
                 filters = json.loads(payload)
                 if not isinstance(filters, list):
                     raise ProtocolError("applyFilters expects a JSON array")
+                if filter_items(filters) > MAX_FILTER_ITEMS:
+                    raise ProtocolError(f"applyFilters: more than {MAX_FILTER_ITEMS} items")
                 filter_document({}, filters)  # validate the items
             except (ValueError, ProtocolError) as err:
                 await ws.send(json.dumps({"command": name, "message": str(err)}))

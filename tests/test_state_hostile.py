@@ -97,6 +97,8 @@ class EndlessV2(BaseHTTPRequestHandler):
 
 def test_endless_http_body_is_capped_then_retried(monkeypatch) -> None:
     monkeypatch.setattr(state_client, "MAX_DOCUMENT_BYTES", SMALL_LIMIT)
+    monkeypatch.setattr(EndlessV2, "good", None)
+    monkeypatch.setattr(EndlessV2, "requests", 0)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), EndlessV2)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -413,3 +413,71 @@ def test_rosu_pp_counts(rel):
     attributes = rosu.Difficulty().calculate(rosu.Beatmap(path=str(DATA / rel)))
     assert attributes.n_objects == ours.n_objects
     assert attributes.n_hold_notes == ours.n_holds
+
+
+# --- bounds: object times, object counts, slider timing in n log n -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "time"),
+    [
+        (b"64,192,2147483000,1,0,0:0:0:0:", 2147483000),  # near 2**31: weeks of empty time
+        (b"64,192,86400001,1,0,0:0:0:0:", 86400001),  # a millisecond past 24 hours
+        (b"64,192,-10001,1,0,0:0:0:0:", -10001),  # more than the lead-in before the audio
+        (b"64,192,1000,128,0,90000000:0:0:0:0:", 90000000),  # a hold ending after 24 hours
+        (b"64,192,1000,8,0,90000000", 90000000),  # a spinner ending after 24 hours
+    ],
+)
+def test_object_times_out_of_range_name_file_and_line(line, time):
+    data = _tiny_map(14).replace(b"64,192,1000,1,0,0:0:0:0:", line)
+    with pytest.raises(BeatmapError) as info:
+        parse_beatmap(data, "far.osu")
+    assert str(info.value).startswith(f"far.osu:{_line_of(data, line)}: ")
+    assert f"time {time} ms out of range" in str(info.value)
+
+
+def test_object_times_at_the_bounds_are_kept():
+    data = _tiny_map(14).replace(b"64,192,1000,1,0,0:0:0:0:", b"64,192,-10000,1,0,0:0:0:0:")
+    data = data.replace(b"448,192,1500,128,0,2000:", b"448,192,1500,128,0,86400000:")
+    bm = parse_beatmap(data, "edge.osu")
+    assert bm.starts.tolist() == [-10000, 1500]
+    assert bm.ends.tolist() == [-10000, 86400000]
+
+
+def test_too_many_objects_name_file_and_line(monkeypatch):
+    from ppomania.game import beatmap
+
+    monkeypatch.setattr(beatmap, "MAX_OBJECTS", 5)
+    notes = b"".join(b"64,192,%d,1,0,0:0:0:0:\r\n" % (1000 + 10 * i) for i in range(4))
+    parse_beatmap(_tiny_map(14) + notes[: notes.index(b"\r\n") + 2] * 3, "five.osu")
+    data = _tiny_map(14) + notes
+    with pytest.raises(BeatmapError) as info:
+        parse_beatmap(data, "six.osu")
+    sixth = _line_of(data, b"64,192,1030,1,0,0:0:0:0:")
+    assert str(info.value) == f"six.osu:{sixth}: more than 5 hit objects"
+    timing = b"100,500,4,2,0,100,1,0\r\n"
+    data = _tiny_map(14).replace(timing, timing * 6)
+    with pytest.raises(BeatmapError, match="more than 5 timing points"):
+        parse_beatmap(data, "timing.osu")
+
+
+def _sliders_and_timing_points(n: int) -> bytes:
+    lines = ["osu file format v14", "[General]", "Mode: 3", "[Difficulty]", "CircleSize:4"]
+    lines.append("[TimingPoints]")
+    lines += [f"{i * 10},{500 if i % 2 == 0 else -50},4,1,0,100,{1 - i % 2},0" for i in range(n)]
+    lines.append("[HitObjects]")
+    lines += [f"64,192,{i * 10 + 5},2,0,L|64:100,1,70" for i in range(n)]
+    return "\n".join(lines).encode()
+
+
+def test_many_sliders_and_timing_points_parse_in_n_log_n():
+    """Each slider found its timing point by a scan: 40k of each took minutes."""
+    import time
+
+    started = time.perf_counter()
+    bm = parse_beatmap(_sliders_and_timing_points(20_000), "sliders.osu")
+    assert time.perf_counter() - started < 10  # the scan took about a minute here
+    # every slider starts 5 ms after an inherited 2x point (odd i) or an uninherited 500 ms one
+    durations = (bm.ends - bm.starts).tolist()
+    assert durations[:4] == [250, 125, 250, 125]
+    assert set(durations) == {250, 125}

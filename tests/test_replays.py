@@ -688,3 +688,94 @@ def test_every_passing_replay_passes_under_our_health_model():
         replay = load_replay(DATA / replay_path)
         play = judge_play(beatmap, replay.key_events(beatmap.keys), replay.mods)
         assert play.state.phase != Phase.FAILED, replay_path
+
+
+# --------------------------------------------------------------------------------------------
+# Limits: replay bombs, 16-bit header counts
+# --------------------------------------------------------------------------------------------
+
+
+def _with_frame_text(text: str) -> bytes:
+    """An empty replay's bytes with ``text`` as its frame data."""
+    from ppomania.game.replay import compress_frames
+
+    encoded = encode_replay(Replay(beatmap_md5="0" * 32, timestamp=TIMESTAMP))
+    empty = compress_frames("0|256|-500|0,-1|256|-500|0,-12345|0|0|0,")
+    at = encoded.index(empty)
+    block = lzma.compress(text.encode(), format=lzma.FORMAT_ALONE, preset=0)  # fast, any LZMA1
+    return encoded[: at - 4] + struct.pack("<i", len(block)) + block + encoded[at + len(empty) :]
+
+
+def _bomb(n_frames: int) -> bytes:
+    """A replay whose frame data is ``n_frames`` one-millisecond frames (small once compressed)."""
+    return _with_frame_text(
+        "0|256|-500|0,-1|256|-500|0," + "1|1|0|0," * (n_frames - 3) + "-12345|0|0|0,"
+    )
+
+
+def test_bomb_past_the_frame_limit_is_refused(monkeypatch):
+    from ppomania.game import replay as replay_module
+
+    monkeypatch.setattr(replay_module, "MAX_REPLAY_FRAMES", 1000)
+    assert len(parse_replay(_bomb(1000)).frames) == 997  # the leading and seed frames are folded
+    with pytest.raises(ReplayError) as info:
+        parse_replay(_bomb(1001), "bomb.osr")
+    assert str(info.value) == "bomb.osr: 1001 frames, more than the limit of 1000"
+
+
+def test_bomb_past_the_size_limit_is_refused(monkeypatch):
+    from ppomania.game import replay as replay_module
+
+    monkeypatch.setattr(replay_module, "MAX_FRAME_TEXT_BYTES", 100_000)
+    commas = _with_frame_text("," * 100_001)  # no frame at all, only expansion
+    with pytest.raises(ReplayError) as info:
+        parse_replay(commas, "commas.osr")
+    assert str(info.value) == "commas.osr: frame data expands past the limit of 100000 bytes"
+    assert parse_replay(_with_frame_text("," * 100_000)).frames.shape == (0, 2)
+
+
+def test_real_size_bomb_is_refused_quickly():
+    """7.2 million frames in 8 KB: loading one such took 20 s and 2.6 GB; the count pass refuses
+    it without parsing a frame (0.3 s here)."""
+    import time
+
+    from ppomania.game.replay import MAX_REPLAY_FRAMES
+
+    data = _with_frame_text("1|1|0|0," * (MAX_REPLAY_FRAMES + 1))
+    assert len(data) < 20_000
+    started = time.perf_counter()
+    with pytest.raises(ReplayError, match=f"more than the limit of {MAX_REPLAY_FRAMES}"):
+        parse_replay(data, "bomb.osr")
+    assert time.perf_counter() - started < 5
+
+
+def test_long_frame_without_a_comma_is_refused():
+    with pytest.raises(ReplayError, match="a replay frame longer than"):
+        parse_replay(_with_frame_text("1" * (3 << 20)), "long.osr")
+
+
+def test_frames_parse_the_same_across_decompressed_chunks():
+    """1.6 MB of frames: decompressed and parsed a megabyte at a time, with the time, the leading
+    frames and the seed frame carried across the chunk boundary."""
+    frames = ["0|256|-500|0", "-1|256|-500|0"]
+    frames += [f"{i % 7}|{i % 16}|{i % 3}|0" for i in range(200_000)]
+    frames[50_000] = "2.7|5.9|1e2|0"  # exponents: not plain, parsed one by one
+    frames[150_000] = "-2.5|3|.5|x"
+    text = ",".join([*frames, "-12345|0|0|777"]) + ","
+    replay = parse_replay(_with_frame_text(text))
+    deltas = [int(float(f.split("|")[0])) for f in frames[2:]]
+    assert replay.frames[:, 0].tolist() == np.cumsum([-1 + 0, *deltas])[1:].tolist()
+    assert replay.frames[:, 1].tolist() == [int(float(f.split("|")[1])) for f in frames[2:]]
+    assert replay.rng_seed == 777
+    assert replay.y_value == float(frames[-1].split("|")[2])
+
+
+def test_counts_past_16_bits_are_a_clear_error(tmp_path):
+    """A 100k-note play's counts do not fit the header: a ReplayError that names the field."""
+    replay = Replay(beatmap_md5="0" * 32, timestamp=TIMESTAMP, count_geki=100_000, count_miss=5)
+    with pytest.raises(ReplayError) as info:
+        write_replay(replay, tmp_path / "big.osr")
+    assert str(info.value) == "count_geki 100000 does not fit the replay header (0 to 65535)"
+    with pytest.raises(ReplayError, match="count_miss -1 does not fit"):
+        encode_replay(Replay(beatmap_md5="0" * 32, timestamp=TIMESTAMP, count_miss=-1))
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,7 @@ from ppomania.game.judge import HitResult, KeyEvent, judge_play
 from ppomania.game.replay import Replay, events_to_frames, write_replay
 from ppomania.game.rules import JUDGEMENT_LABELS, Mods
 from ppomania.game.score import accuracy, grade
+from ppomania.game.text import printable
 from ppomania.sim.autoplay import autoplay_actions
 from ppomania.sim.core import BatchedSim, SimConfig
 from ppomania.sim.render import FrameStack, HighwayGeometry
@@ -217,7 +218,7 @@ def results_table(plays: Sequence[PlayResult], labels: Sequence[str] | None = No
     header += ["acc%", "score", "combo", "grade", "stars", "pp"]
     rows = []
     for index, play in enumerate(plays):
-        name = labels[index] if labels is not None else play.beatmap.display_name[:48]
+        name = printable(labels[index] if labels is not None else play.beatmap.display_name[:48])
         row = [name + (" (failed)" if play.failed else "")]
         row += [str(int(n)) for n in play.counts]
         row += [f"{100 * play.accuracy:.2f}", str(play.score), str(play.max_combo), play.grade]

@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from ppomania.game.text import printable
+
 SUBCOMMANDS = (
     "verify_replay",
     "render",
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"ppomania {args.command}: error: {exc}", file=sys.stderr)
+        # messages quote file names and file contents: escape what could drive the terminal
+        print(f"ppomania {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ppomania.agent.models import load_model
     from ppomania.agent.train import train
     from ppomania.game.beatmap import load_beatmap
+    from ppomania.game.text import printable
     from ppomania.sim.maps import bundled_map_paths
 
     demo_map = next(p for p in bundled_map_paths() if p.name == DEMO_MAP)
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         f"trained {result.timesteps} steps in {result.seconds:.0f} s "
         f"({result.timesteps / max(result.seconds, 1e-9):.0f} steps/s)"
     )
-    print(f"real map, never trained on: {beatmap.display_name}")
+    print(f"real map, never trained on: {printable(beatmap.display_name)}")
     print(results_table([agent, rand], labels=["agent", "random policy"]))
     print()
     print(f"replay:      {replay}")

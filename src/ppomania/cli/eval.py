@@ -43,10 +43,14 @@ def run(args: argparse.Namespace) -> int:
         write_play_replay,
     )
     from ppomania.agent.models import load_model
+    from ppomania.game.replay import ReplayError
     from ppomania.game.rules import Mods
     from ppomania.sim.core import SimConfig
     from ppomania.sim.maps import load_maps
 
+    for option, folder in (("--replay-dir", args.replay_dir), ("--plot", args.plot)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise CliError(f"{option} {folder}: exists and is not a folder")
     try:
         mods = Mods.parse(args.mods)
     except ValueError as exc:
@@ -78,19 +82,23 @@ def run(args: argparse.Namespace) -> int:
         plays = _play_shown(beatmaps, policy, config, geometry, model if args.model else None)
     else:
         plays = play_maps(beatmaps, policy, config, geometry, rate=True)
-    if args.replay_dir:
-        args.replay_dir.mkdir(parents=True, exist_ok=True)
-        for play in plays:
-            name = sanitize_name(play.beatmap.display_name)
-            write_play_replay(play, args.replay_dir / f"{name} ({mods.acronyms}).osr")
-    if args.plot:
-        from ppomania.agent.plots import write_eval_plots
-
-        write_eval_plots(plays, args.plot)
+    # results first: a replay that cannot be written must not lose the play's numbers
     if args.json:
         print(json.dumps([play.as_dict() for play in plays]))
     else:
         print(results_table(plays))
+    if args.replay_dir:
+        try:
+            args.replay_dir.mkdir(parents=True, exist_ok=True)
+            for play in plays:
+                name = sanitize_name(play.beatmap.display_name)
+                write_play_replay(play, args.replay_dir / f"{name} ({mods.acronyms}).osr")
+        except (OSError, ReplayError) as exc:
+            raise CliError(f"cannot write replays to {args.replay_dir}: {exc}") from None
+    if args.plot:
+        from ppomania.agent.plots import write_eval_plots
+
+        write_eval_plots(plays, args.plot)
     return 0
 
 

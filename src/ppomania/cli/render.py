@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from ppomania.cli import CliError
 from ppomania.game.beatmap import BeatmapError, load_beatmap
+from ppomania.game.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from ppomania.env.spaces import DEFAULT_COLUMN_WIDTH, DEFAULT_FRAME_HEIGHT
     from ppomania.sim.render import HighwayGeometry, render_beatmap_frame
 
+    if not math.isfinite(args.at) or args.at < 0:
+        raise CliError(f"--at must be a finite time of at least 0 seconds, got {args.at}")
     if args.scale < 1:
         raise CliError(f"--scale must be at least 1, got {args.scale}")
     try:
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # pygame raises its own error type for unwritable paths
         raise CliError(f"cannot write {args.output}: {exc}") from None
     print(
-        f"{args.output}: {beatmap.display_name} at {args.at:g} s, {geometry.width}x{geometry.height}"
+        f"{args.output}: {printable(beatmap.display_name)} at {args.at:g} s, "
+        f"{geometry.width}x{geometry.height}"
     )
     return 0

@@ -13,6 +13,7 @@ from ppomania.cli import CliError
 from ppomania.game import Beatmap, BeatmapError, judge_play, load_beatmap
 from ppomania.game.replay import Replay, ReplayError, load_replay
 from ppomania.game.score import accuracy
+from ppomania.game.text import printable
 
 _KEYS = ("max", "300", "200", "100", "50", "miss")
 
@@ -44,7 +45,7 @@ def _find_by_md5(folder: Path, md5: str) -> Path:
                 return path
         except OSError:
             continue
-    raise CliError(f"no beatmap with MD5 {md5} under {folder}")
+    raise CliError(f"no beatmap with MD5 {printable(md5)} under {folder}")
 
 
 def summary(counts: Sequence[int], score: int, max_combo: int) -> dict[str, float | int]:
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if beatmap.md5 != replay.beatmap_md5:
         print(
-            f"warning: the replay is for beatmap MD5 {replay.beatmap_md5}, {map_path} has "
+            f"warning: the replay is for beatmap MD5 {printable(replay.beatmap_md5)}, "
+            f"{printable(str(map_path))} has "
             f"{beatmap.md5}; judging anyway",
             file=sys.stderr,
         )
@@ -85,9 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(
-        f"{beatmap.display_name}  played by {replay.player or '(unknown)'}  mods {replay.mods.acronyms}"
-    )
+    player = printable(replay.player) or "(unknown)"
+    print(f"{printable(beatmap.display_name)}  played by {player}  mods {replay.mods.acronyms}")
     header, ours = result["header"], result["ours"]
     print(f"{'':10}{'header':>10}{'ours':>10}{'diff':>8}")
     for key in (*_KEYS, "score", "accuracy", "max_combo"):

@@ -7,6 +7,7 @@ and the simulator can index them without Python objects per note.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ import numpy as np
 #: Format versions below this get the +24 ms offset stable applies to old maps.
 EARLY_VERSION = 5
 EARLY_VERSION_TIMING_OFFSET = 24
+
+#: Hit object times (start and end, ms) must lie in ``[MIN_OBJECT_TIME_MS, MAX_OBJECT_TIME_MS]``:
+#: a short lead-in before the audio starts, at most 24 hours (real maps end within minutes; a
+#: note near ``2**31`` ms would make a play step through weeks of empty time).
+MIN_OBJECT_TIME_MS = -10_000
+MAX_OBJECT_TIME_MS = 24 * 3600 * 1000
+#: Most hit objects, and most timing points, a map may have (the longest real maps have tens of
+#: thousands of either).
+MAX_OBJECTS = 1_000_000
 
 _TYPE_CIRCLE = 1
 _TYPE_SLIDER = 2
@@ -139,6 +149,27 @@ def _round_half_even(value: float) -> int:
     return round(value)  # Python rounds half to even, as C#'s Math.Round
 
 
+class _SliderTiming:
+    """Beat length and slider velocity in effect at a time, found by bisection (a map with many
+    sliders and many timing points parses in n log n, not n * m)."""
+
+    def __init__(self, points: list[TimingPoint]) -> None:
+        self.times = [point.time for point in points]  # sorted: the points are
+        self.states: list[tuple[float, float]] = []
+        beat_length, velocity = 1000.0, 1.0
+        for point in points:
+            if point.uninherited:
+                beat_length, velocity = point.beat_length, 1.0
+            else:
+                velocity = point.scroll_multiplier
+            self.states.append((beat_length, velocity))
+
+    def at(self, time: float) -> tuple[float, float]:
+        """``(beat_length, velocity)`` after every point at or before ``time``."""
+        index = bisect.bisect_right(self.times, time)
+        return self.states[index - 1] if index else (1000.0, 1.0)
+
+
 class _Parser:
     def __init__(self, data: bytes, source: str) -> None:
         self.data = data
@@ -197,8 +228,12 @@ class _Parser:
                 else:
                     difficulty[pair[0]] = (pair[1], self.line_no)
             elif section == "TimingPoints":
+                if len(timing_lines) == MAX_OBJECTS:
+                    raise self.fail(f"more than {MAX_OBJECTS} timing points")
                 timing_lines.append((self.line_no, line))
             elif section == "HitObjects":
+                if len(object_lines) == MAX_OBJECTS:
+                    raise self.fail(f"more than {MAX_OBJECTS} hit objects")
                 object_lines.append((self.line_no, line))
 
         mode = general.get("Mode", "0").strip()
@@ -226,7 +261,7 @@ class _Parser:
         timing_points = [self._timing_point(n, line, offset) for n, line in timing_lines]
         timing_points.sort(key=lambda p: (p.time, not p.uninherited))
         starts, ends, columns = self._hit_objects(
-            object_lines, keys, offset, timing_points, slider_multiplier
+            object_lines, keys, offset, _SliderTiming(timing_points), slider_multiplier
         )
         try:
             beatmap_id = int(metadata.get("BeatmapID", "0") or 0)
@@ -285,7 +320,7 @@ class _Parser:
         object_lines: list[tuple[int, str]],
         keys: int,
         offset: int,
-        timing_points: list[TimingPoint],
+        timing: _SliderTiming,
         slider_multiplier: float,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(object_lines)
@@ -310,9 +345,15 @@ class _Parser:
                     raise self.fail("spinner without end time")
                 end = self.integer_time(parts[5], "spinner end time") + offset
             elif kind & _TYPE_SLIDER:
-                end = start + self._slider_duration(parts, start, timing_points, slider_multiplier)
+                end = start + self._slider_duration(parts, start, timing, slider_multiplier)
             elif not kind & _TYPE_CIRCLE:
                 raise self.fail(f"unknown hit object type {kind}")
+            for time in (start, end):
+                if not MIN_OBJECT_TIME_MS <= time <= MAX_OBJECT_TIME_MS:
+                    raise self.fail(
+                        f"hit object time {time} ms out of range "
+                        f"({MIN_OBJECT_TIME_MS} to {MAX_OBJECT_TIME_MS} ms)"
+                    )
             starts[i] = start
             ends[i] = max(start, end)
             columns[i] = min(keys - 1, max(0, math.floor(min(max(x, 0.0), 512.0) * keys / 512)))
@@ -323,23 +364,14 @@ class _Parser:
         self,
         parts: list[str],
         start: int,
-        timing_points: list[TimingPoint],
+        timing: _SliderTiming,
         slider_multiplier: float,
     ) -> int:
         if len(parts) < 8:
             raise self.fail("slider needs curve, slides and length")
         slides = self.number(parts[6], "slider slides")
         length = self.number(parts[7], "slider length")
-        beat_length = 1000.0
-        velocity = 1.0
-        for point in timing_points:
-            if point.time > start:
-                break
-            if point.uninherited:
-                beat_length = point.beat_length
-                velocity = 1.0
-            else:
-                velocity = point.scroll_multiplier
+        beat_length, velocity = timing.at(start)
         span = length / (slider_multiplier * 100.0 * velocity) * beat_length
         return self.integer_time(str(slides * span), "slider duration")
 

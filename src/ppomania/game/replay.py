@@ -3,7 +3,9 @@
 The container is parsed here (osrparse, used in the tests as a cross-check, drops the deltas of the
 two leading ``256|-500`` frames, ``specs/osr-format.md`` §7, and raises assorted exceptions). Writing builds
 the frame string ourselves (leading frames, integer deltas, seed frame, trailing comma), compresses it
-with stable's LZMA properties and patches in the real uncompressed size.
+with stable's LZMA properties and patches in the real uncompressed size. Reading decompresses the
+frame data a chunk at a time and refuses one past :data:`MAX_FRAME_TEXT_BYTES` or
+:data:`MAX_REPLAY_FRAMES` (a "replay bomb").
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import lzma
 import struct
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,15 @@ STABLE_VERSION = 20230814
 _TICKS_AT_UNIX_EPOCH = 621355968000000000
 _SEED_FRAME_DELTA = -12345
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA1, "dict_size": 1 << 21, "lc": 3, "lp": 0, "pb": 2}]
+
+#: Most frames a replay's data may hold (leading and seed frames included): a 2-hour marathon at
+#: 1000 frames/s (stable records about 100/s). A file past it (a "replay bomb": a small LZMA stream
+#: that expands to millions of frames) is refused with a :class:`ReplayError`.
+MAX_REPLAY_FRAMES = 2 * 3600 * 1000
+#: Most bytes the frame data may expand to: 32 per allowed frame (real frames take about 10,
+#: ``"16|5|0|0,"``).
+MAX_FRAME_TEXT_BYTES = 32 * MAX_REPLAY_FRAMES
+_CHUNK_BYTES = 1 << 20  # decompressed bytes per step
 
 
 #: The header's count fields in :class:`~ppomania.game.rules.Judgement` order (mania: geki = MAX,
@@ -122,35 +133,90 @@ def events_to_frames(events: Iterable[KeyEvent], end_ms: int | None = None) -> n
     return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
 
-def _parse_frames(data: str) -> tuple[np.ndarray, int, float]:
-    """Frame text → (frames, rng seed, y constant), following the spec's decoding recipe."""
-    time_ms = 0
+def _frame_chunks(compressed: bytes) -> Iterator[list[str]]:
+    """The non-empty comma-separated frames of the frame data, a decompressed chunk at a time.
+
+    Only the first LZMA stream is read (stable writes one; anything after it is ignored).
+
+    :raises ReplayError: when the stream expands past :data:`MAX_FRAME_TEXT_BYTES`.
+    """
+    if not compressed:
+        return
+    decompressor = lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)
+    expanded = 0
+    pending = ""
+    data = compressed
+    while not decompressor.eof:
+        chunk = decompressor.decompress(data, max_length=_CHUNK_BYTES)
+        data = b""
+        if not chunk and not decompressor.eof:
+            raise ReplayError("frame data ends before its end-of-stream marker")
+        expanded += len(chunk)
+        if expanded > MAX_FRAME_TEXT_BYTES:
+            raise ReplayError(f"frame data expands past the limit of {MAX_FRAME_TEXT_BYTES} bytes")
+        *complete, pending = (pending + chunk.decode("ascii")).split(",")
+        if len(pending) > _CHUNK_BYTES:
+            raise ReplayError(f"a replay frame longer than {_CHUNK_BYTES} bytes")
+        yield [part for part in complete if part] if "" in complete else complete
+    if pending:
+        yield [pending]
+
+
+def _parse_frames(compressed: bytes) -> tuple[np.ndarray, int, float]:
+    """The frame data → (frames, rng seed, y constant), following the spec's decoding recipe.
+
+    A cheap first pass counts the frames (at most :data:`MAX_REPLAY_FRAMES`); the second parses
+    them a decompressed chunk at a time, so a long replay never holds its whole text at once.
+    """
+    n_frames = sum(map(len, _frame_chunks(compressed)))
+    if n_frames > MAX_REPLAY_FRAMES:
+        raise ReplayError(f"{n_frames} frames, more than the limit of {MAX_REPLAY_FRAMES}")
+    blocks: list[np.ndarray] = []
+    time_ms, y_value, index = 0, 0.0, 0
+    last: list[str] = []  # the latest frame, parsed at the end: a seed frame is only ever last
+    for parts in _frame_chunks(compressed):
+        if not parts:
+            continue
+        batch = last + parts[:-1]
+        last = parts[-1:]
+        rows, time_ms, y_value, _ = _parse_batch(batch, index, time_ms, y_value, False)
+        blocks.append(rows)
+        index += len(batch)
+    rows, _, y_value, seed = _parse_batch(last, index, time_ms, y_value, True)
+    blocks.append(rows)
+    return np.concatenate(blocks), seed, y_value
+
+
+def _parse_batch(
+    parts: list[str], index: int, time_ms: int, y_value: float, ends: bool
+) -> tuple[np.ndarray, int, float, int]:
+    """Parse the frames ``parts``, numbered from ``index``; with ``ends`` the last may be the seed
+    frame. Returns the rows, the time and y after them and the seed (0 without a seed frame)."""
     rows: list[tuple[int, int]] = []
     seed = 0
-    y_value = 0.0
-    parts = [p for p in data.split(",") if p]
-    for index, part in enumerate(parts):
+    final = len(parts) - 1 if ends else -1
+    for offset, part in enumerate(parts):
         fields = part.split("|")
         if len(fields) != 4:
-            raise ReplayError(f"bad replay frame #{index}: {part[:40]!r}")
+            raise ReplayError(f"bad replay frame #{index + offset}: {part[:40]!r}")
         try:
             delta = int(float(fields[0]))
             x = int(float(fields[1]))
             y = float(fields[2])
         except ValueError:
-            raise ReplayError(f"bad replay frame #{index}: {part[:40]!r}") from None
-        if delta == _SEED_FRAME_DELTA and index == len(parts) - 1:
+            raise ReplayError(f"bad replay frame #{index + offset}: {part[:40]!r}") from None
+        if delta == _SEED_FRAME_DELTA and offset == final:
             try:
                 seed = int(float(fields[3]))
             except ValueError:
                 raise ReplayError(f"bad seed frame: {part[:40]!r}") from None
             break
         time_ms += delta
-        if index < 2 and x == 256 and y == -500:
+        if index + offset < 2 and x == 256 and y == -500:
             continue
         y_value = y
         rows.append((time_ms, x))
-    return np.array(rows, dtype=np.int64).reshape(-1, 2), seed, y_value
+    return np.array(rows, dtype=np.int64).reshape(-1, 2), time_ms, y_value, seed
 
 
 def _read_string(data: bytes, offset: int) -> tuple[str, int]:
@@ -185,7 +251,12 @@ def _read_string(data: bytes, offset: int) -> tuple[str, int]:
 def parse_replay(data: bytes, source: str = "<bytes>") -> Replay:
     """Parse the bytes of an ``.osr`` file.
 
-    :raises ReplayError: for anything that is not a well-formed mania replay.
+    The frame data is decompressed incrementally and bounded: at most :data:`MAX_FRAME_TEXT_BYTES`
+    bytes of frame text and :data:`MAX_REPLAY_FRAMES` frames (far above any real replay), so a
+    small file cannot expand to gigabytes.
+
+    :raises ReplayError: for anything that is not a well-formed mania replay, or one past the
+        limits; the message starts with ``source``.
     """
     try:
         return _parse_replay(data)
@@ -221,8 +292,7 @@ def _parse_replay(data: bytes) -> Replay:
         (online_id,) = struct.unpack_from("<q", data, offset)
     elif version >= 20121008 and offset + 4 <= len(data):
         (online_id,) = struct.unpack_from("<i", data, offset)
-    text = lzma.decompress(compressed, format=lzma.FORMAT_ALONE).decode("ascii") if length else ""
-    frames, seed, y_value = _parse_frames(text)
+    frames, seed, y_value = _parse_frames(compressed)
     microseconds = (ticks - _TICKS_AT_UNIX_EPOCH) // 10
     try:
         timestamp = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
@@ -311,8 +381,16 @@ def encode_replay(replay: Replay) -> bytes:
     """The bytes of an ``.osr`` file for ``replay``.
 
     A missing ``replay_hash`` gets the offline checksum salted with a random id, so every written
-    replay is unique (stable skips a replay whose hash it already knows).
+    replay is unique (stable skips a replay whose hash it already knows). The max combo is written
+    as at most 65535.
+
+    :raises ReplayError: for a header field that does not fit, e.g. a count past the header's 16
+        bits (a play of over 65535 notes).
     """
+    for name in _COUNT_FIELDS:
+        value = getattr(replay, name)
+        if not 0 <= value <= 0xFFFF:
+            raise ReplayError(f"{name} {value} does not fit the replay header (0 to 65535)")
     replay_hash = (
         replay.replay_hash
         or hashlib.md5((offline_replay_hash(replay) + uuid.uuid4().hex).encode()).hexdigest()

@@ -3,7 +3,13 @@
 The old project lost 100 ms per key change to pydirectinput's implicit pause (``prior-art.md``
 §1.6); :meth:`KeySender.apply` sends one press or release per changed key and returns. No key may
 stay held when the program ends: every sender is released by :meth:`KeySender.close`, its context
-manager, an ``atexit`` hook and SIGTERM/SIGINT handlers (which then run the previous handler).
+manager, an ``atexit`` hook and SIGTERM/SIGINT handlers (which then run the previous handler). The
+hooks release every key a sender can press, held or not: a signal can land between a press and
+the bookkeeping.
+
+On X11, pynput sends a named key (``space``, ``esc``) with the XTest extension, but a character key
+(``d``, ``f``: the default column bindings) with XSendEvent, as a synthetic event to the window
+that has the input focus.
 """
 
 from __future__ import annotations
@@ -44,10 +50,10 @@ def to_pynput(name: str):
 
 
 def release_everything() -> None:
-    """Release every key held by any live :class:`KeySender` (the exit hooks call this)."""
+    """Release every key any live :class:`KeySender` can press (the exit hooks call this)."""
     for sender in list(_senders):
         with contextlib.suppress(Exception):
-            sender.release_all()
+            sender.release_every_key()
 
 
 def _on_signal(signum: int, frame: FrameType | None, previous: object) -> None:
@@ -80,7 +86,7 @@ class KeySender:
 
     :param bindings: one key name per column (see :func:`to_pynput`).
     :param controller: a ``pynput.keyboard.Controller``-like object (``press``/``release``); None
-        creates one (on Linux it needs ``DISPLAY``; on Xvfb it uses XTest).
+        creates one (on Linux it needs ``DISPLAY``).
     """
 
     def __init__(self, bindings: Sequence[str], controller: object | None = None) -> None:
@@ -92,6 +98,7 @@ class KeySender:
         self.names = tuple(bindings)
         self._keys = [to_pynput(name) for name in self.names]
         self.held = np.zeros(len(self._keys), dtype=np.bool_)
+        self._tapped: set = set()  # keys tap() has pressed: the exit hooks release them too
         self.sent = 0  # key events sent so far
         _senders.add(self)
         _install_hooks()
@@ -115,8 +122,8 @@ class KeySender:
             self.controller.release(self._keys[column])
             self.held[column] = False
         for column in pressed:
+            self.held[column] = True  # first: a signal after the press must find the key held
             self.controller.press(self._keys[column])
-            self.held[column] = True
         self.sent += len(pressed) + len(released)
         return pressed, released
 
@@ -124,9 +131,17 @@ class KeySender:
         """Release every key this sender holds."""
         self.apply(np.zeros_like(self.held))
 
+    def release_every_key(self) -> None:
+        """Release every bound and every tapped key, whether or not it is recorded as held."""
+        for key in [*self._keys, *self._tapped]:
+            with contextlib.suppress(Exception):
+                self.controller.release(key)
+        self.held[:] = False
+
     def tap(self, name: str) -> None:
         """Press and release one key (e.g. :data:`RETRY_KEY`)."""
         key = to_pynput(name)
+        self._tapped.add(key)
         self.controller.press(key)
         self.controller.release(key)
 

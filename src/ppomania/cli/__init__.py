@@ -15,6 +15,7 @@ SUBCOMMANDS = (
     "render",
     "train",
     "eval",
+    "export",
     "bench",
     "watch",
     "plot",

@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
 from ppomania.agent.callbacks import Checkpoints, Deadline, EvaluationLog, GameMetrics, ProgressBar
 from ppomania.agent.config import TrainConfig
+from ppomania.agent.model_file import is_model_file, load_weights, read_model_file
 from ppomania.agent.models import load_model, resolve_model_path
 from ppomania.agent.runs import (
     FINAL_MODEL,
@@ -26,6 +27,7 @@ from ppomania.agent.runs import (
     create_run_dir,
     save_atomic,
 )
+from ppomania.agent.sb3_zip import load_ppo_for_training
 
 
 class _ReleaseKeysBeforeUpdate(BaseCallback):
@@ -61,10 +63,39 @@ def live_env_for(config: TrainConfig, model_path: Path):
     )
 
 
+def _model_to_finetune(
+    model_file: Path, env: VecMonitor, config: TrainConfig, tensorboard_dir: Path
+):
+    """The PPO model to continue training, loaded without unpickling anything: an SB3 zip of ours
+    with its training state (hyperparameters, step count, optimizer), or a ppomania model file as a
+    new PPO with ``config``'s hyperparameters and the file's policy weights and step count."""
+    if not is_model_file(model_file):
+        return load_ppo_for_training(
+            model_file,
+            env,
+            "cpu",
+            config.learning_rate,
+            config.clip_range,
+            tensorboard_log=str(tensorboard_dir),
+        )
+    from ppomania.agent.train import make_model
+
+    description, weights = read_model_file(model_file)
+    policy = description.policy
+    architecture = dataclasses.replace(
+        config,
+        policy="highway" if policy.extractor == "HighwayCNN" else "nature",
+        column_width=policy.extractor_kwargs.get("column_width", config.column_width),
+        device="cpu",
+    )
+    model = make_model(architecture, env, tensorboard_dir)
+    load_weights(model.policy, weights, model_file)
+    model.num_timesteps = description.timesteps
+    return model
+
+
 def finetune_live(config: TrainConfig) -> TrainResult:
     """Continue training ``config.live_model`` for ``config.total_timesteps`` live steps."""
-    from stable_baselines3 import PPO
-
     if not config.live_model:
         raise ValueError(
             "--live needs --live-model (a run folder or .zip trained in the simulator)"
@@ -79,9 +110,7 @@ def finetune_live(config: TrainConfig) -> TrainResult:
     started = time.perf_counter()
     interrupted = False
     try:
-        model = PPO.load(
-            model_file, env=env, device="cpu", tensorboard_log=str(run_dir / TENSORBOARD_DIR)
-        )
+        model = _model_to_finetune(model_file, env, config, run_dir / TENSORBOARD_DIR)
         total = model.num_timesteps + config.total_timesteps
         checkpoints = Checkpoints(run_dir, config.checkpoint_every, config.keep_checkpoints)
         callbacks: list[BaseCallback] = [GameMetrics()]

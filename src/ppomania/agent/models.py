@@ -1,4 +1,5 @@
-"""Loading trained models (a run folder or a ``.zip``) with the geometry and codec they need, and
+"""Loading trained models (a run folder, a ppomania model file or an SB3 ``.zip``) with the geometry
+and codec they need, without running any code from the file; exporting one to the safe form;
 running one in real time (:func:`one_torch_thread`)."""
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ppomania.agent.model_file import (
+    ModelDescription,
+    ModelFileError,
+    PolicyModel,
+    build_policy,
+    is_model_file,
+    read_model_file,
+    write_model_file,
+)
 from ppomania.agent.runs import (
     BEST_MODEL,
     CHECKPOINT_DIR,
@@ -19,6 +29,7 @@ from ppomania.agent.runs import (
     FINAL_MODEL,
     read_run_config,
 )
+from ppomania.agent.sb3_zip import read_sb3_zip
 from ppomania.env.spaces import N_STACK, ActionCodec
 from ppomania.sim.core import SimConfig
 from ppomania.sim.render import HighwayGeometry
@@ -73,7 +84,12 @@ def model_geometry(model: Any, keys: int, scroll_speed: float | None = None) -> 
 
     :raises ValueError: when the model's observations are no ``(4, H, W)`` highway of ``keys``.
     """
-    shape = tuple(model.observation_space.shape)
+    return _geometry_for_shape(tuple(model.observation_space.shape), keys, scroll_speed)
+
+
+def _geometry_for_shape(
+    shape: tuple[int, ...], keys: int, scroll_speed: float | None
+) -> HighwayGeometry:
     if len(shape) != 3 or shape[0] != N_STACK:
         raise ValueError(f"the model's observations are {shape}, not ({N_STACK}, H, W) frames")
     height, width = shape[1:]
@@ -89,68 +105,113 @@ def model_geometry(model: Any, keys: int, scroll_speed: float | None = None) -> 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A trained model with what playing it needs, from its file and its run's ``config.toml``
-    (the simulator's defaults for a model outside a run folder).
+    """A trained model with what playing it needs: from a ppomania model file its description, from
+    an SB3 zip its plain-JSON settings and its run's ``config.toml`` (the simulator's defaults for a
+    model outside a run folder).
 
-    :ivar model: the SB3 PPO model.
+    :ivar model: the policy, with SB3's ``predict`` (not trainable: see :mod:`sb3_zip`).
     :ivar path: the model file it was loaded from.
     :ivar codec: its action codec.
     :ivar geometry: its observation geometry (frame size and scroll speed).
     :ivar control_hz: decisions per second it was trained at.
     :ivar latency_ms: the simulated frame-to-key latency it was trained with (capture + input).
+    :ivar description: all of it as plain data (what :func:`export_model` writes).
     """
 
-    model: Any
+    model: PolicyModel
     path: Path
     codec: ActionCodec
     geometry: HighwayGeometry
     control_hz: float
     latency_ms: float
+    description: ModelDescription
 
 
 def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
-    """Load a PPO model from a ``.zip`` or a run folder, with its codec, geometry and timing.
+    """Load a model from a ppomania model file, an SB3 ``.zip`` or a run folder, with its codec,
+    geometry and timing. Nothing in the file is unpickled or run.
 
-    :raises FileNotFoundError: no model there. :raises ValueError: not a ppomania model.
+    :raises FileNotFoundError: no model there.
+    :raises ModelFileError: (a ``ValueError``) not a ppomania model, or malformed.
     """
-    from stable_baselines3 import PPO  # late: loading torch is slow and only models need it
-
     model_path = resolve_model_path(path)
-    try:
-        model = PPO.load(model_path, device=device)
-    except Exception as exc:  # SB3 raises many types for a bad zip
-        raise ValueError(f"{model_path}: not a ppomania model ({exc})") from None
-    codec = model_codec(model)
-    values = _run_config_of(model_path)
-    control_hz, latency_ms = _timing(values)
+    description, weights = read_model(model_path)
+    policy = build_policy(description, weights, model_path, device)
     return LoadedModel(
-        model,
+        PolicyModel(policy),
         model_path,
-        codec,
-        model_geometry(model, codec.keys, values.get("scroll_speed")),
-        control_hz,
-        latency_ms,
+        description.codec,
+        description.geometry,
+        description.control_hz,
+        description.latency_ms,
+        description,
     )
 
 
+def read_model(model_path: Path) -> tuple[ModelDescription, dict[str, Any]]:
+    """The description and policy weights of a model file of either form (not a folder).
+
+    :raises ModelFileError: not a ppomania model, or malformed.
+    """
+    if is_model_file(model_path):
+        return read_model_file(model_path)
+    sb3, weights = read_sb3_zip(model_path)
+    values = _run_config_of(model_path)
+    try:
+        geometry = _geometry_for_shape(sb3.shape, sb3.keys, values.get("scroll_speed"))
+    except ValueError as exc:
+        raise ModelFileError(model_path, str(exc)) from None
+    description = ModelDescription(
+        geometry, sb3.action_kind, sb3.policy, *_timing(values), sb3.timesteps
+    )
+    return description, weights
+
+
+def export_model(source: str | Path, destination: str | Path) -> ModelDescription:
+    """Write the model of ``source`` (a run folder or a model file of either form) as a ppomania
+    model file at ``destination``: its description and policy weights, no optimizer state.
+
+    :raises FileNotFoundError: no model at ``source``.
+    :raises ModelFileError: not a ppomania model, or malformed.
+    :raises ValueError: when ``destination`` is the source file.
+    """
+    model_path = resolve_model_path(source)
+    destination = Path(destination)
+    if destination.exists() and destination.resolve() == model_path.resolve():
+        raise ValueError(f"{destination}: the export would overwrite its own source")
+    description, weights = read_model(model_path)
+    policy = build_policy(description, weights, model_path)  # only weights that load are written
+    write_model_file(destination, description, policy.state_dict())
+    return description
+
+
 def model_timing(path: str | Path) -> dict[str, float]:
-    """``control_hz`` and ``latency_ms`` of :class:`LoadedModel`, without loading the model."""
-    control_hz, latency_ms = _timing(_run_config_of(resolve_model_path(path)))
-    return {"control_hz": control_hz, "latency_ms": latency_ms}
+    """``control_hz`` and ``latency_ms`` of :class:`LoadedModel`, without loading the policy."""
+    model_path = resolve_model_path(path)
+    if is_model_file(model_path):
+        description = read_model_file(model_path)[0]
+        return {"control_hz": description.control_hz, "latency_ms": description.latency_ms}
+    control_hz, capture, key = _timing(_run_config_of(model_path))
+    return {"control_hz": control_hz, "latency_ms": capture + key}
 
 
 def _run_config_of(model_path: Path) -> dict[str, Any]:
-    """The config values of the run folder ``model_path`` lies in; empty outside a run folder."""
+    """The config values of the run folder ``model_path`` lies in (directly or among its
+    checkpoints); empty outside a run folder."""
     folder = model_path.parent
+    if not (folder / CONFIG_FILE).exists() and folder.name == CHECKPOINT_DIR:
+        folder = folder.parent
     return read_run_config(folder) if (folder / CONFIG_FILE).exists() else {}
 
 
-def _timing(values: dict[str, Any]) -> tuple[float, float]:
-    """Control rate and simulated latency (capture + input) of run config ``values``."""
+def _timing(values: dict[str, Any]) -> tuple[float, float, float]:
+    """Control rate, capture latency and input latency of run config ``values``."""
     defaults = SimConfig()
-    capture = values.get("capture_latency_ms", defaults.capture_latency_ms)
-    key = values.get("input_latency_ms", defaults.input_latency_ms)
-    return float(values.get("control_hz", defaults.control_hz)), float(capture + key)
+    return (
+        float(values.get("control_hz", defaults.control_hz)),
+        float(values.get("capture_latency_ms", defaults.capture_latency_ms)),
+        float(values.get("input_latency_ms", defaults.input_latency_ms)),
+    )
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from ppomania.agent.runs import (
     read_run_config,
     save_atomic,
 )
+from ppomania.agent.sb3_zip import load_ppo_for_training
 from ppomania.env.reward import RewardConfig
 from ppomania.env.vec_env import ManiaVecEnv, PoolSampler
 from ppomania.game.beatmap import Beatmap
@@ -209,7 +210,9 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
     tensorboard_dir = run_dir / TENSORBOARD_DIR
     if resume is not None:
         checkpoint = latest_checkpoint(run_dir)
-        model = PPO.load(checkpoint, env=env, device=resolve_device(config.device))
+        model = load_ppo_for_training(
+            checkpoint, env, resolve_device(config.device), config.learning_rate, config.clip_range
+        )
         model.tensorboard_log = str(tensorboard_dir)
         log.info("resuming %s from %s at step %d", run_dir, checkpoint, model.num_timesteps)
     else:

@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "render",
     "train",
     "eval",
+    "export",
     "bench",
     "watch",
     "plot",

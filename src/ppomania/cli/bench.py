@@ -165,7 +165,7 @@ def run_live_bench(args: argparse.Namespace) -> int:
     log = None if args.json else (lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     try:
         report = bench_live_model(args.model, seconds=args.seconds, progress=log)
-    except RuntimeError as exc:
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if args.json:
         print(json.dumps(report))

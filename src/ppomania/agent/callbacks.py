@@ -133,6 +133,17 @@ class Evaluation(BaseCallback):
             write_best_accuracy(self.run_dir, accuracy)
         return accuracy
 
+    def evaluate_final(self) -> float:
+        """Evaluate after training has stopped and log it at the model's step at once (the
+        training loop dumps the log no more). Values recorded since its last dump go: they
+        would land on a step already logged."""
+        logger = self.logger
+        for pending in (logger.name_to_value, logger.name_to_count, logger.name_to_excluded):
+            pending.clear()
+        accuracy = self.evaluate()
+        logger.dump(self.model.num_timesteps)
+        return accuracy
+
 
 class GameMetrics(BaseCallback):
     """TensorBoard scalars per rollout: its wall time and the update's (``time/*``), and the

@@ -8,7 +8,11 @@ defaults, then the TOML file, then the command line. The resolved config is save
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import sys
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -134,16 +138,166 @@ class TrainConfig:
     def resolved_run_name(self, timestamp: int) -> str:
         return self.run_name or f"{self.keys}k__{self.exp_name}__{self.seed}__{timestamp}"
 
+    def check_types(self) -> None:
+        """Check that every value has its field's type.
+
+        :raises ConfigError: naming the first bad field.
+        """
+        for field in dataclasses.fields(self):
+            check_type(field.name, getattr(self, field.name))
+
     def validate(self) -> None:
+        """Check every value (its type, then its range).
+
+        :raises ConfigError: naming the first bad field.
+        """
+        self.check_types()
+        for name, (check, meaning) in _RANGES.items():
+            value = getattr(self, name)
+            if not check(value):
+                raise ConfigError(f"{name}: must be {meaning}, got {value!r}")
+        for name in ("exp_name", "run_name"):
+            value = getattr(self, name)
+            if value in (".", "..") or any(sep in value for sep in "/\\"):
+                raise ConfigError(f"{name}: must be a plain folder name, got {value!r}")
         if self.generated_maps <= 0 and not self.maps:
-            raise ValueError("nothing to train on: set generated_maps > 0 or give maps")
+            raise ConfigError(
+                "generated_maps: nothing to train on: set generated_maps > 0 or give maps"
+            )
+        if not self.eval_maps and self.eval_generated < 1:
+            raise ConfigError("eval_generated: must be at least 1 when eval_maps is empty")
         if (self.n_envs * self.n_steps) % self.batch_size:
-            raise ValueError(
-                f"batch_size {self.batch_size} must divide n_envs * n_steps = "
+            raise ConfigError(
+                f"batch_size: {self.batch_size} must divide n_envs * n_steps = "
                 f"{self.n_envs * self.n_steps}"
             )
-        if not 1 <= self.keys <= 10:
-            raise ValueError("keys must be in [1, 10]")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; the message starts with the field's name."""
+
+
+#: Fields a resumed run may change (training length and cadence, optimiser settings, this
+#: session's machine and display); the others define the model, its inputs or its maps.
+CHANGEABLE_ON_RESUME = frozenset(
+    {
+        "total_timesteps",
+        "max_minutes",
+        "learning_rate",
+        "n_epochs",
+        "batch_size",
+        "clip_range",
+        "ent_coef",
+        "vf_coef",
+        "max_grad_norm",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "eval_every",
+        "device",
+        "threads",
+        "progress",
+        "show",
+    }
+)
+
+
+def resumed_config(saved: TrainConfig, asked: TrainConfig) -> TrainConfig:
+    """The config to resume a run trained with ``saved``: ``saved`` with the changes ``asked`` makes
+    to the fields in :data:`CHANGEABLE_ON_RESUME`.
+
+    :raises ConfigError: when ``asked`` changes another field.
+    """
+    for field in dataclasses.fields(saved):
+        before, after = getattr(saved, field.name), getattr(asked, field.name)
+        if field.name not in CHANGEABLE_ON_RESUME and before != after:
+            raise ConfigError(
+                f"{field.name}: cannot change when resuming (the run has {before!r}, "
+                f"asked {after!r})"
+            )
+    return asked
+
+
+def _positive(value: float) -> bool:
+    return value > 0 and math.isfinite(value)
+
+
+def _non_negative(value: float) -> bool:
+    return value >= 0 and math.isfinite(value)
+
+
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(
+        (
+            "total_timesteps", "n_envs", "n_steps", "batch_size", "n_epochs", "checkpoint_every",
+            "keep_checkpoints", "eval_every", "frame_height", "column_width", "learning_rate",
+            "map_duration_s", "scroll_speed", "control_hz", "clip_range",
+        ),
+        (_positive, "positive"),
+    ),
+    **dict.fromkeys(
+        (
+            "generated_maps", "eval_generated", "threads", "max_minutes", "input_latency_ms",
+            "capture_latency_ms", "jitter_ms", "ent_coef", "vf_coef", "max_grad_norm",
+        ),
+        (_non_negative, "at least 0"),
+    ),
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "keys": (lambda v: 1 <= v <= 10, "in [1, 10]"),
+    "gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "gae_lambda": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "live_port": (lambda v: 0 < v < 65536, "a port number"),
+    "reward_judgement": (lambda v: all(math.isfinite(x) for x in v), "finite numbers"),
+    "reward_key_spam": (math.isfinite, "a finite number"),
+    "reward_combo_break": (math.isfinite, "a finite number"),
+}  # fmt: skip
+
+
+@functools.cache
+def field_types() -> dict[str, Any]:
+    """The type of each of :class:`TrainConfig`'s fields."""
+    return typing.get_type_hints(TrainConfig)
+
+
+def check_type(name: str, value: Any) -> None:
+    """Check that ``value`` has the type of :class:`TrainConfig`'s field ``name``.
+
+    :raises ConfigError: when not.
+    """
+    expected = field_types()[name]
+    if not _has_type(value, expected):
+        raise ConfigError(f"{name}: expected {describe_type(expected)}, got {value!r}")
+
+
+def _has_type(value: Any, expected: Any) -> bool:
+    """Whether ``value`` is of the annotation ``expected`` (the kinds :class:`TrainConfig` uses)."""
+    origin = typing.get_origin(expected)
+    if origin is Literal:
+        return value in typing.get_args(expected)
+    if origin is tuple:
+        args = typing.get_args(expected)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_has_type(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_has_type, value, args))
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def describe_type(expected: Any) -> str:
+    origin = typing.get_origin(expected)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(v) for v in typing.get_args(expected))
+    if origin is tuple:
+        args = typing.get_args(expected)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {args[0].__name__}"
+        return f"a list of {len(args)} {args[0].__name__}"
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return names.get(expected, expected.__name__)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -100,13 +100,11 @@ def describe_sb3_data(data: dict[str, Any], path: str | Path) -> Sb3Description:
     )
 
 
-def linear_schedule(learning_rate: float) -> Callable[[float], float]:
-    """Learning rate decayed linearly to 0 over training (SB3 passes the progress remaining)."""
+def linear_decay(learning_rate: float) -> Callable[[float], float]:
+    """``learning_rate`` decayed linearly to 0 over the run (SB3 passes the progress remaining)."""
+    from stable_baselines3.common.utils import LinearSchedule
 
-    def schedule(progress_remaining: float) -> float:
-        return learning_rate * progress_remaining
-
-    return schedule
+    return LinearSchedule(learning_rate, 0.0, 1.0)
 
 
 def load_ppo_for_training(
@@ -136,7 +134,7 @@ def load_ppo_for_training(
             if name.endswith(".pth"):
                 load_tensors_only(read_entry(archive, name, path), path, name)
     description = describe_sb3_data(data, path)
-    schedule = linear_schedule(learning_rate)
+    schedule = linear_decay(learning_rate)
     replacements: dict[str, Any] = {
         "policy_class": ActorCriticCnnPolicy,
         "policy_kwargs": description.policy.policy_kwargs(),

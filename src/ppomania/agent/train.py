@@ -16,6 +16,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.torch_layers import NatureCNN
+from stable_baselines3.common.utils import FloatSchedule
 from stable_baselines3.common.vec_env import VecMonitor
 
 from ppomania.agent.callbacks import (
@@ -28,18 +29,21 @@ from ppomania.agent.callbacks import (
     ProgressBar,
     Window,
 )
-from ppomania.agent.config import TrainConfig
+from ppomania.agent.config import TrainConfig, resumed_config
 from ppomania.agent.policy import HighwayCNN
 from ppomania.agent.runs import (
     FINAL_MODEL,
-    TENSORBOARD_DIR,
+    RunWriteError,
     TrainResult,
+    clean_temp_files,
     create_run_dir,
-    latest_checkpoint,
     read_run_config,
+    resume_candidates,
     save_atomic,
+    write_run_config,
 )
-from ppomania.agent.sb3_zip import load_ppo_for_training
+from ppomania.agent.sb3_zip import linear_decay, load_ppo_for_training
+from ppomania.agent.tb_events import run_logger
 from ppomania.env.reward import RewardConfig
 from ppomania.env.vec_env import ManiaVecEnv, PoolSampler
 from ppomania.game.beatmap import Beatmap
@@ -120,7 +124,8 @@ def make_env(config: TrainConfig, maps: Sequence[Beatmap]) -> TrainingEnv:
     return TrainingEnv(VecMonitor(env), env, sampler)
 
 
-def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path) -> PPO:
+def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path | None = None) -> PPO:
+    """A new PPO model of ``config`` (logging to ``tensorboard_dir`` unless given a logger)."""
     if config.policy == "nature":
         extractor: dict[str, Any] = {"features_extractor_class": NatureCNN}
     else:
@@ -128,15 +133,10 @@ def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path) -> P
             "features_extractor_class": HighwayCNN,
             "features_extractor_kwargs": {"column_width": config.column_width},
         }
-    learning_rate = config.learning_rate
-
-    def schedule(progress_remaining: float) -> float:
-        return learning_rate * progress_remaining
-
     return PPO(
         "CnnPolicy",
         env,
-        learning_rate=schedule,
+        learning_rate=linear_decay(config.learning_rate),
         n_steps=config.n_steps,
         batch_size=config.batch_size,
         n_epochs=config.n_epochs,
@@ -147,11 +147,55 @@ def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path) -> P
         vf_coef=config.vf_coef,
         max_grad_norm=config.max_grad_norm,
         policy_kwargs={**extractor, "net_arch": []},
-        tensorboard_log=str(tensorboard_dir),
+        tensorboard_log=str(tensorboard_dir) if tensorboard_dir else None,
         seed=config.seed,
         device=resolve_device(config.device),
         verbose=0,
     )
+
+
+def apply_settings(model: PPO, config: TrainConfig) -> None:
+    """Give a loaded ``model`` the PPO settings of ``config`` that a resumed run may change."""
+    model.learning_rate = linear_decay(config.learning_rate)
+    model.lr_schedule = FloatSchedule(model.learning_rate)
+    model.clip_range = FloatSchedule(config.clip_range)
+    model.n_epochs = config.n_epochs
+    model.batch_size = config.batch_size
+    model.ent_coef = config.ent_coef
+    model.vf_coef = config.vf_coef
+    model.max_grad_norm = config.max_grad_norm
+
+
+def resume_model(config: TrainConfig, run_dir: Path, env: VecMonitor) -> PPO:
+    """The model to continue ``run_dir`` with: its newest checkpoint that loads (a warning names
+    each one skipped), given ``config``'s settings; a new model when the run has no checkpoint
+    (it was stopped before its first).
+
+    :raises ValueError: when the run has checkpoints and none loads.
+    """
+    candidates = resume_candidates(run_dir)
+    newest_error: Exception | None = None
+    for checkpoint in candidates:
+        try:
+            model = load_ppo_for_training(
+                checkpoint,
+                env,
+                resolve_device(config.device),
+                config.learning_rate,
+                config.clip_range,
+            )
+        except Exception as exc:  # a file cut short or damaged can fail in any of its readers
+            log.warning("skipping %s: it does not load (%s)", checkpoint, exc)
+            newest_error = newest_error or exc
+            continue
+        apply_settings(model, config)
+        log.info("resuming %s from %s at step %d", run_dir, checkpoint, model.num_timesteps)
+        return model
+    if candidates:
+        reason = str(newest_error).splitlines()[0] if newest_error else "unknown"
+        raise ValueError(f"{run_dir}: none of its checkpoints loads; the newest: {reason}")
+    log.warning("%s has no checkpoint yet: training it from step 0", run_dir)
+    return make_model(config, env)
 
 
 def resolve_device(device: str) -> str:
@@ -180,10 +224,14 @@ def set_threads(threads: int) -> int:
 def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
     """Train (or continue training) and return where everything went.
 
-    :param config: the configuration (ignored except ``total_timesteps``/``progress``/``show``/
-        ``device`` when resuming: the run's saved config is used).
+    The config is checked, and the maps, env and model made, before a new run folder is.
+
+    :param config: the configuration; when resuming, the run's saved config with any changes to
+        the fields that may change (:data:`~ppomania.agent.config.CHANGEABLE_ON_RESUME`).
     :param resume: a run folder to continue from its newest checkpoint, with the same step count
-        and TensorBoard run.
+        and TensorBoard log.
+    :raises ValueError: for a bad config (:class:`~ppomania.agent.config.ConfigError`).
+    :raises RunWriteError: when a file of the run cannot be written (the run keeps what was saved).
     """
     if config.live:
         from ppomania.agent.live_train import finetune_live
@@ -191,33 +239,30 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
         return finetune_live(config)
     if resume is not None:
         run_dir = Path(resume)
-        config = dataclasses.replace(
-            TrainConfig(**read_run_config(run_dir)),
-            total_timesteps=config.total_timesteps,
-            progress=config.progress,
-            show=config.show,
-            device=config.device,
-        )
-    else:
-        config.validate()
-        run_dir = create_run_dir(config)
+        config = resumed_config(TrainConfig(**read_run_config(run_dir)), config)
+    config.validate()
+    resolve_device(config.device)
     seed_everything(config.seed)
     set_threads(config.threads)
     maps = training_maps(config)
     eval_maps = evaluation_maps(config)
     training_env = make_env(config, maps)
     env = training_env.monitored
-    tensorboard_dir = run_dir / TENSORBOARD_DIR
-    if resume is not None:
-        checkpoint = latest_checkpoint(run_dir)
-        model = load_ppo_for_training(
-            checkpoint, env, resolve_device(config.device), config.learning_rate, config.clip_range
-        )
-        model.tensorboard_log = str(tensorboard_dir)
-        log.info("resuming %s from %s at step %d", run_dir, checkpoint, model.num_timesteps)
-    else:
-        model = make_model(config, env, tensorboard_dir)
-    remaining = max(0, config.total_timesteps - model.num_timesteps)
+    try:
+        if resume is not None:
+            for path in clean_temp_files(run_dir):
+                log.warning("removed %s, left by a write cut short", path)
+            model = resume_model(config, run_dir, env)
+            write_run_config(run_dir, config)
+        else:
+            model = make_model(config, env)
+            run_dir = create_run_dir(config)
+        model.set_logger(run_logger(run_dir, model.num_timesteps))
+    except BaseException:
+        env.close()
+        raise
+    start_step = model.num_timesteps
+    remaining = max(0, config.total_timesteps - start_step)
     evaluations = EvaluationLog()
     checkpoints = Checkpoints(run_dir, config.checkpoint_every, config.keep_checkpoints)
     evaluation = Evaluation(run_dir, eval_maps, training_env.env, config.eval_every, evaluations)
@@ -234,24 +279,37 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
         callbacks.append(Deadline(config.max_minutes))
     started = time.perf_counter()
     interrupted = False
+    error: BaseException | None = None
     try:
         model.learn(
             remaining,
             callback=CallbackList(callbacks),
             tb_log_name="PPO",
-            reset_num_timesteps=resume is None and model.num_timesteps == 0,
+            reset_num_timesteps=model.num_timesteps == 0,
         )
     except KeyboardInterrupt:
         interrupted = True
         log.warning("interrupted: saving a checkpoint at step %d", model.num_timesteps)
+    except BaseException as exc:
+        error = exc
+    try:
+        if not isinstance(error, RunWriteError):  # a full disk: keep what is there, write no more
+            checkpoints.save()
+            save_atomic(model, run_dir / FINAL_MODEL)
+    except RunWriteError:
+        if error is None:
+            raise
+        log.exception("could not save the model after the error")
     finally:
-        checkpoints.save()
-        save_atomic(model, run_dir / FINAL_MODEL)
         env.close()
+        clean_temp_files(run_dir)
+    if error is not None:
+        raise error
     seconds = time.perf_counter() - started
     history = evaluations.history
-    if not interrupted and (not history or history[-1][0] != model.num_timesteps):
-        evaluation.evaluate()
+    trained = model.num_timesteps > start_step
+    if trained and not interrupted and (not history or history[-1][0] != model.num_timesteps):
+        evaluation.evaluate_final()
     return TrainResult(
         run_dir,
         model,

@@ -8,9 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ppomania.cli import main
+from ppomania.game import load_beatmap
+from ppomania.game.judge import KeyEvent
+from ppomania.game.replay import Replay, events_to_frames, load_replay, write_replay
+from ppomania.sim.core import BatchedSim, SimConfig
 
 DATA = Path(__file__).parent / "data"
 HE_REPLAY = (
@@ -95,7 +100,71 @@ def test_md5_mismatch_warns_and_judges_anyway(capsys):
     assert "a7264b90284062c88e1736c1ffd0768b" in err  # the replay's map
     assert "044fae2c733dd6621ca7e05c20e2f808" in err  # the map given
     result = json.loads(out)
-    assert sum(result["ours"][k] for k in HE_HEADER) == 1713  # judged on the other map
+    # judged on the other map (1713 objects), where the play fails early: up to the fail only
+    assert result["failed"] is True
+    assert sum(result["ours"][k] for k in HE_HEADER) == 30
+
+
+#: The failing play below holds the real replay's keys up to here (map ms), then none.
+CUT_MS = 20_000
+
+
+def _failing_replay(path: Path) -> tuple[Path, int]:
+    """He He He played in the simulator without NoFail: the real replay's keys until
+    :data:`CUT_MS`, then no key, until the play fails. Written as an ``.osr`` whose header holds
+    the simulator's counts, as ``ppomania eval --replay-dir`` writes one; returns it and the
+    simulator's failing millisecond."""
+    beatmap = load_beatmap(HE_MAP)
+    real = load_replay(HE_REPLAY).key_events(beatmap.keys)
+    sim = BatchedSim([beatmap], 1, SimConfig())
+    sim.reset([0], [0])
+    held = np.zeros((1, beatmap.keys), dtype=np.bool_)
+    events: list[KeyEvent] = []
+    next_real = 0
+    for _ in range(10_000):
+        if sim.done[0]:
+            break
+        t = float(sim.input_ms[0])
+        previous = held.copy()
+        while next_real < len(real) and real[next_real].time_ms <= t:
+            event = real[next_real]
+            held[0, event.column] = event.down
+            next_real += 1
+        if t >= CUT_MS:
+            held[:] = False
+        sim.step(held)
+        for column in np.flatnonzero(held[0] != previous[0]).tolist():
+            events.append(KeyEvent(int(sim.event_times[0]), column, bool(held[0, column])))
+    state = sim.state
+    assert state.failed[0] and int(state.judged[0]) < beatmap.n_objects
+    replay = Replay(
+        beatmap_md5=beatmap.md5,
+        player="ppomania",
+        score=int(state.score[0]),
+        max_combo=int(state.max_combo[0]),
+        frames=events_to_frames(events, int(beatmap.duration_ms) + 1000),
+    )
+    replay.counts = state.counts[0]
+    return write_replay(replay, path), int(state.batch_time[0])
+
+
+def test_failed_play_is_judged_up_to_the_fail(capsys, tmp_path):
+    """A failed play's header counts stop at the fail; so do ours (not the whole map)."""
+    failing, fail_ms = _failing_replay(tmp_path / "failed.osr")
+    code, out, err = run_cli(capsys, failing, "--map", HE_MAP, "--json")
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["ours"] == result["header"]
+    assert sum(result["ours"][k] for k in HE_HEADER) < sum(HE_HEADER.values())  # not the map
+    assert result["failed"] is True
+    assert result["failed_at_ms"] == fail_ms > CUT_MS
+    code, out, err = run_cli(capsys, failing, "--map", HE_MAP)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[-1] == f"failed at {fail_ms} ms: ours are the counts up to the fail"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:-1]}
+    assert list(rows) == KEYS
+    assert all(diff in ("+0", "+0.00") for _, _, diff in rows.values())
 
 
 def _assert_one_line_error(code: int, out: str, err: str, *needles: str) -> None:

@@ -27,7 +27,7 @@ from ppomania.game import (
     hit_windows,
     judge_play,
 )
-from ppomania.game.score import SAME_MS_LIMIT
+from ppomania.game.score import SAME_MS_LIMIT, Phase
 
 MAX, GREAT, GOOD, OK, MEH, MISS = (
     Judgement.MAX,
@@ -789,6 +789,56 @@ def test_same_millisecond_reordering_is_bounded():
         processor.apply(judgement, time_ms, order)
     assert processor.state.combo == 0
     assert processor.state.max_combo == SAME_MS_LIMIT
+
+
+# --------------------------------------------------------------------------------------------
+# §9 Fail: health 0 without NoFail stops the play
+# --------------------------------------------------------------------------------------------
+
+
+def _fail_map() -> Beatmap:
+    """2 keys, HP 5 (a miss costs 0.045 health, so the 23rd miss fails): notes every 100 ms in
+    column 0 from 1000 ms, and one in column 1 beside the 23rd."""
+    starts = [1000 + 100 * i for i in range(40)]
+    columns = [0] * 40
+    starts.insert(23, starts[22])
+    columns.insert(23, 1)
+    return Beatmap(
+        keys=2,
+        od=8.0,
+        hp=5.0,
+        starts=np.array(starts, dtype=np.int64),
+        ends=np.array(starts, dtype=np.int64),
+        columns=np.array(columns, dtype=np.int64),
+    )
+
+
+def test_failed_play_is_judged_up_to_the_fail():
+    beatmap = _fail_map()
+    fail_ms = 1000 + 100 * 22 + hit_windows(8.0).ok  # the 23rd note expires unpressed
+    # A tap after the fail (on note 30) is not judged, nor is the rest of the map.
+    late = [KeyEvent(4000, 0, True), KeyEvent(4030, 0, False)]
+    play = judge_play(beatmap, late)
+    assert play.failed_at_ms == fail_ms
+    assert play.state.phase == Phase.FAILED and play.state.hp == 0.0
+    # The miss beside the 23rd has the failing millisecond: one frame, it counts.
+    assert [r.time_ms for r in play.results[-2:]] == [fail_ms, fail_ms]
+    assert play.state.counts.tolist() == [0, 0, 0, 0, 0, 24]
+    assert len(play.results) == 24
+    judge = Judge(beatmap)
+    assert judge.advance(fail_ms - 1) and judge.failed_at_ms is None
+    assert len(judge.advance(fail_ms)) == 2 and judge.failed_at_ms == fail_ms
+    assert judge.press(fail_ms + 1, 1) == [] and not judge.key_down(1)
+    assert judge.release(5000, 0) == []
+    assert judge.finish() == [] and len(judge.results) == 24
+
+
+def test_no_fail_play_is_judged_to_the_end():
+    beatmap = _fail_map()
+    play = judge_play(beatmap, [], Mods.NO_FAIL)
+    assert play.failed_at_ms is None
+    assert play.state.hp == 0.0 and play.state.phase == Phase.PLAYING
+    assert play.state.counts.tolist() == [0, 0, 0, 0, 0, beatmap.n_objects]
 
 
 def test_accuracy_vector_he_he_he():

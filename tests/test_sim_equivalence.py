@@ -253,9 +253,10 @@ def test_random_plays_match_reference_with_mods(mods):
     check_against_reference(run, maps, mods)
 
 
-def test_failed_play_is_a_prefix_of_the_reference():
-    """Without NoFail a play stops when health runs out; its judgements are a prefix of the
-    reference's (which judges on after a fail)."""
+def test_failed_play_matches_the_reference():
+    """Without NoFail a play stops when health runs out: the simulator and the reference judge
+    both judge up to the failing millisecond and no further, and neither :meth:`Judge.finish`
+    nor :meth:`BatchedSim.finish` judges the rest of the map."""
     maps = [beatmap("hehehe"), beatmap("carnation"), beatmap("magic")]
     config = SimConfig(jitter_ms=2.0)
     run = random_play(maps, [0.05, 0.2, 0.4], config, 3600, seed=5)
@@ -266,24 +267,31 @@ def test_failed_play_is_a_prefix_of_the_reference():
         assert run.finished[env], what
         actual = sim_results(run, env)
         play = judge_play(bm, run.events[env])
-        assert play.state.phase == Phase.FAILED, what
-        assert 0 < len(actual) < len(play.results), what
-        assert_same_results(actual, play.results[: len(actual)], what)
-        # Exactly the reference's state after the same events and the same last step time.
+        assert play.state.phase == Phase.FAILED and play.state.hp == 0.0, what
+        assert play.failed_at_ms == int(sim.state.batch_time[env]) == actual[-1].time_ms, what
+        assert 0 < len(actual) < bm.n_objects, what
+        assert_same_results(actual, play.results, what)
+        assert_same_state(sim, env, play.state, what)
+        # The same events, judged to the last step's time: the fail stops the judge there too.
         judge = Judge(bm)
         for event in run.events[env]:
             judge.feed(event)
         judge.advance(int(run.last_time[env]))
         assert_same_results(actual, judge.results, what)
-        assert judge.state.phase == Phase.FAILED and judge.state.hp == 0.0, what
-        assert_same_state(sim, env, judge.state, what)
+        assert judge.finish() == [], what
+        assert judge.failed_at_ms == play.failed_at_ms, what
+    logged = int(sim.log_count[0])
+    sim.active[:] = True  # random_play stopped the failed plays; finishing them judges nothing
+    sim.finish(np.arange(len(maps)))
+    assert int(sim.log_count[0]) == logged
 
 
 def test_drain_log_takes_the_rows_out():
     """:meth:`BatchedSim.drain_log` hands out the logged rows once, oldest first, at most the
     capacity (later ones are dropped); :meth:`BatchedSim.enable_log` starts an empty log."""
     maps = [beatmap("diffcalc")]
-    run = random_play(maps, [0.3], SimConfig(), 600, seed=2)
+    # NoFail: finish() judges every object (a failed play is judged only up to its fail).
+    run = random_play(maps, [0.3], SimConfig(mods=Mods.NO_FAIL), 600, seed=2)
     sim = run.sim
     logged = sim.log[: sim.log_count[0]].copy()
     rows = sim.drain_log()

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ppomania.cli import CliError
 from ppomania.game import Beatmap, BeatmapError, judge_play, load_beatmap
@@ -24,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="judge a replay's key presses and compare with its header",
         description="Judge the key presses of an osu!mania .osr replay on its beatmap with "
         "ppomania's osu!stable rules and print our counts, score, accuracy and max combo "
-        "beside the ones osu! wrote into the replay.",
+        "beside the ones osu! wrote into the replay. A play that fails (health 0 without "
+        "NoFail) is judged up to the fail, and the table says when it failed.",
     )
     parser.add_argument("replay", type=Path, help="the .osr replay")
     where = parser.add_mutually_exclusive_group(required=True)
@@ -32,7 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument(
         "--songs", type=Path, help="a folder (e.g. osu!'s Songs) to find the map in by its MD5"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object (with "failed" and "failed_at_ms" when the play fails)',
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,13 +63,21 @@ def summary(counts: Sequence[int], score: int, max_combo: int) -> dict[str, floa
     return result
 
 
-def verify(replay: Replay, beatmap: Beatmap) -> dict[str, dict[str, float | int]]:
-    """Judge ``replay`` on ``beatmap``: ``{"header": {...}, "ours": {...}}``."""
+def verify(replay: Replay, beatmap: Beatmap) -> dict[str, Any]:
+    """Judge ``replay`` on ``beatmap``: ``{"header": {...}, "ours": {...}}``.
+
+    A play that fails (health 0 without NoFail) is judged up to the fail, where osu! stops too;
+    then ``"failed": true`` and ``"failed_at_ms"`` (map time) follow, absent for a play that
+    does not fail.
+    """
     play = judge_play(beatmap, replay.key_events(beatmap.keys), replay.mods)
-    return {
+    result: dict[str, Any] = {
         "header": summary(replay.counts, replay.score, replay.max_combo),
         "ours": summary(play.state.counts, play.state.score, play.state.max_combo),
     }
+    if play.failed_at_ms is not None:
+        result.update(failed=True, failed_at_ms=play.failed_at_ms)
+    return result
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,4 +109,6 @@ def run(args: argparse.Namespace) -> int:
         diff = ours[key] - header[key]
         fmt = ".2f" if key == "accuracy" else "d"
         print(f"{key:10}{header[key]:>10{fmt}}{ours[key]:>10{fmt}}{diff:>+8{fmt}}")
+    if "failed" in result:
+        print(f"failed at {result['failed_at_ms']} ms: ours are the counts up to the fail")
     return 0

@@ -20,6 +20,8 @@ Per column, a key-down is offered to the earliest object not yet judged:
   a MISS (a short hold let go inside its head window is a MISS already at ``tail - meh``).
 - an object judged before its time (an early tap, a tiny hold) locks the column until that time:
   presses in between do nothing.
+- fail (§9): once health reaches 0 without NoFail the play stops. Every judgement of the failing
+  millisecond counts (one game frame); nothing later is judged, not even by :meth:`Judge.finish`.
 
 These hold rules follow osu!stable's update loop (``HitCircleManiaLong.Hit``) as a public
 reconstruction of it describes them; against the replays in ``tests/data`` they leave 28 of 266,640
@@ -37,7 +39,7 @@ import numpy as np
 
 from ppomania.game.beatmap import Beatmap
 from ppomania.game.rules import HitWindows, Judgement, Mods, hit_windows
-from ppomania.game.score import GameState, ScoreProcessor
+from ppomania.game.score import GameState, Phase, ScoreProcessor
 
 
 class KeyEvent(NamedTuple):
@@ -81,7 +83,7 @@ class Judge:
     Feed :meth:`press` and :meth:`release` in non-decreasing time order (all columns interleaved);
     each returns the judgements it caused, including notes that expired before it. :meth:`finish`
     judges what is left. :attr:`state` is the running :class:`GameState`; :attr:`results` every
-    judgement so far.
+    judgement so far. A play that fails (:attr:`failed_at_ms`) is judged no further.
     """
 
     def __init__(self, beatmap: Beatmap, mods: Mods = Mods.NONE) -> None:
@@ -107,6 +109,17 @@ class Judge:
     @property
     def state(self) -> GameState:
         return self.processor.state
+
+    @property
+    def failed_at_ms(self) -> int | None:
+        """The millisecond at which health ran out (not with NoFail), or None while it has not."""
+        state = self.processor.state
+        return int(state.time_ms) if state.phase == Phase.FAILED else None
+
+    def _stopped(self, time_ms: float) -> bool:
+        """True when ``time_ms`` is past the fail: nothing is judged there."""
+        state = self.processor.state
+        return state.phase == Phase.FAILED and time_ms > state.time_ms
 
     @property
     def done(self) -> bool:
@@ -201,7 +214,8 @@ class Judge:
         expiry = self._expiry
         while True:
             column = min(range(len(expiry)), key=expiry.__getitem__)
-            if expiry[column] > time_ms or expiry[column] == _NEVER:
+            due = expiry[column]
+            if due > time_ms or due == _NEVER or self._stopped(due):
                 break
             self._expire(column, out)
         self.time_ms = max(self.time_ms, time_ms)
@@ -211,7 +225,7 @@ class Judge:
         """A key-down in ``column`` at ``time_ms`` (inputs before 0 count as 0)."""
         time_ms = max(0, int(time_ms))
         out = self.advance(time_ms)
-        if self._key_down[column]:
+        if self._key_down[column] or self._stopped(time_ms):
             return out
         self._key_down[column] = True
         index = self._current(column)
@@ -241,7 +255,7 @@ class Judge:
         """A key-up in ``column`` at ``time_ms``."""
         time_ms = max(0, int(time_ms))
         out = self.advance(time_ms)
-        if not self._key_down[column]:
+        if not self._key_down[column] or self._stopped(time_ms):
             return out
         self._key_down[column] = False
         index = self._current(column)
@@ -275,19 +289,23 @@ class Judge:
         return self.release(event.time_ms, event.column)
 
     def finish(self) -> list[HitResult]:
-        """Judge everything left, as if the play ran to its end with no more input."""
+        """Judge everything left, as if the play ran to its end with no more input (up to the
+        fail, if it fails)."""
         return self.advance(_NEVER)
 
 
 class JudgedPlay(NamedTuple):
-    """The outcome of judging a whole play."""
+    """The outcome of judging a whole play: judgements up to its end or its fail, the final
+    state, and the millisecond at which it failed (None when it did not)."""
 
     results: list[HitResult]
     state: GameState
+    failed_at_ms: int | None
 
 
 def judge_play(beatmap: Beatmap, events: Iterable[KeyEvent], mods: Mods = Mods.NONE) -> JudgedPlay:
-    """Judge a whole play: key events in time order, then everything left.
+    """Judge a whole play: key events in time order, then everything left, up to the fail
+    (health 0 without NoFail) if it fails.
 
     :param beatmap: the map (unflipped; Mirror in ``mods`` flips it).
     :param events: key events sorted by time.
@@ -297,7 +315,7 @@ def judge_play(beatmap: Beatmap, events: Iterable[KeyEvent], mods: Mods = Mods.N
     for event in events:
         judge.feed(event)
     judge.finish()
-    return JudgedPlay(judge.results, judge.state)
+    return JudgedPlay(judge.results, judge.state, judge.failed_at_ms)
 
 
 def counts_of(results: Iterable[HitResult]) -> np.ndarray:

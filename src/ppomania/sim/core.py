@@ -231,7 +231,8 @@ class BatchedSim:
             self._record_history()
 
     def finish(self, env_ids: np.ndarray | Sequence[int]) -> None:
-        """Judge whatever is left of the given plays (everything not yet judged becomes final)."""
+        """Judge whatever is left of the given plays (everything not yet judged becomes final;
+        a play that failed stays judged up to its fail)."""
         s = self.state
         ids = np.zeros(self.n_envs, dtype=np.bool_)
         ids[np.asarray(env_ids, dtype=np.int64)] = True

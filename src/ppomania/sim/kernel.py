@@ -352,6 +352,12 @@ def _drop(env, t, column, map_id, maps, rules, play, state) -> None:
     _book(env, t, _object_order(env, column, map_id, maps, play), COMBO_BREAK, rules, play)
 
 
+@nb.njit(cache=True, inline="always")
+def _stopped(env, t, play) -> bool:
+    """Judge._stopped: ``t`` is past the millisecond at which the play failed."""
+    return play.failed[env] and t > play.batch_time[env]
+
+
 @nb.njit(cache=True)
 def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
     """Judge.advance: expire, in time order, every object whose window closed by ``t``."""
@@ -364,7 +370,7 @@ def _advance(env, t, map_id, maps, rules, play, log, log_count) -> None:
             if play.expiry[env, c] < best:
                 best = play.expiry[env, c]
                 column = c
-        if best > t or best >= NEVER:
+        if best > t or best >= NEVER or _stopped(env, best, play):
             return
         index = maps.col_begin[map_id, column] + play.cursor[env, column]
         state = play.status[env, column]
@@ -453,6 +459,7 @@ def step_plays(times, actions, active, map_ids, maps, rules, play, out_ghost, lo
     Key changes become press/release events at ``times[env]`` (columns in order), each preceded by
     judging what expired, as :meth:`Judge.press` does. ``out_ghost[env]`` counts presses that hit
     nothing. With ``log`` rows, every judgement is appended to ``log`` (``log_count[0]`` rows).
+    A play that failed is judged no further than its failing millisecond.
     """
     n, keys = play.key_down.shape
     for env in range(n):
@@ -468,6 +475,8 @@ def step_plays(times, actions, active, map_ids, maps, rules, play, out_ghost, lo
             if want == play.key_down[env, column]:
                 continue
             _advance(env, t, map_id, maps, rules, play, log, log_count)
+            if _stopped(env, t, play):
+                break
             play.key_down[env, column] = want
             if want:
                 if not _press(env, t, column, map_id, maps, rules, play, log, log_count):

@@ -94,6 +94,14 @@ def check_replay(data: bytes) -> None:
 # --- .osu ---------------------------------------------------------------------------------------
 
 
+def _with_bytes(source: bytes, changes: list[tuple[float, int]]) -> bytes:
+    """``source`` with the byte at each relative position replaced by the value given."""
+    data = bytearray(source)
+    for where, value in changes:
+        data[int(where * (len(data) - 1))] = value
+    return bytes(data)
+
+
 @FUZZ
 @given(st.sampled_from(MAPS), st.data())
 def test_osu_field_mutations(source, data):
@@ -133,10 +141,7 @@ def test_osu_line_mutations(source, data):
     st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=8),
 )
 def test_osu_byte_mutations(source, changes):
-    data = bytearray(source)
-    for where, value in changes:
-        data[int(where * (len(data) - 1))] = value
-    check_beatmap(bytes(data))
+    check_beatmap(_with_bytes(source, changes))
 
 
 @FUZZ
@@ -238,10 +243,7 @@ def test_generated_osu_garbage(version, mode, title, lines):
     st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=6),
 )
 def test_osr_byte_mutations(source, changes):
-    data = bytearray(source)
-    for where, value in changes:
-        data[int(where * (len(data) - 1))] = value
-    check_replay(bytes(data))
+    check_replay(_with_bytes(source, changes))
 
 
 @FUZZ

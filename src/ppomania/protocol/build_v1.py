@@ -77,6 +77,21 @@ def _v1_bm(snap: GameSnapshot, time: dict[str, int], stats: dict[str, Any]) -> d
     }
 
 
+def _v1_menu(
+    snap: GameSnapshot, bm: dict[str, Any], gosumemory: bool, pp: dict[str, Any]
+) -> dict[str, Any]:
+    """The v1 ``menu`` object: the same in both tools but for ``bm``, the mods' names and ``pp``."""
+    return {
+        "mainMenu": {"bassDensity": 0},
+        "state": snap.code,
+        "gameMode": snap.mode,
+        "isChatEnabled": 0,
+        "bm": bm,
+        "mods": {"num": snap.mods, "str": mods_name(snap.mods, gosumemory=gosumemory)},
+        "pp": pp,
+    }
+
+
 def _v1_gameplay(snap: GameSnapshot, shown: ShownPlay, accuracy: float, hits: dict[str, Any]):
     s = shown.state
     return {
@@ -118,15 +133,9 @@ def build_gosumemory(snap: GameSnapshot) -> dict[str, Any]:
     gameplay["leaderboard"] = fresh(GOSU_LEADERBOARD)
     return {
         "settings": _v1_settings(snap),
-        "menu": {
-            "mainMenu": {"bassDensity": 0},
-            "state": snap.code,
-            "gameMode": snap.mode,
-            "isChatEnabled": 0,
-            "bm": _v1_bm(snap, time, {**stats, "maxCombo": 0}),
-            "mods": {"num": snap.mods, "str": mods_name(snap.mods, gosumemory=True)},
-            "pp": fresh(GOSU_MENU_PP),
-        },
+        "menu": _v1_menu(
+            snap, _v1_bm(snap, time, {**stats, "maxCombo": 0}), True, fresh(GOSU_MENU_PP)
+        ),
         "gameplay": gameplay,
         "resultsScreen": {
             "name": r.name,
@@ -183,15 +192,12 @@ def build_tosu_v1(snap: GameSnapshot) -> dict[str, Any]:
     return {
         "client": "stable",
         "settings": _v1_settings(snap),
-        "menu": {
-            "mainMenu": {"bassDensity": 0},
-            "state": snap.code,
-            "gameMode": snap.mode,
-            "isChatEnabled": 0,
-            "bm": _v1_bm(snap, time, stats),
-            "mods": {"num": snap.mods, "str": mods_name(snap.mods, gosumemory=False)},
-            "pp": {**PP_BY_ACCURACY, "strains": [], "strainsAll": fresh(STRAINS_GRAPH)},
-        },
+        "menu": _v1_menu(
+            snap,
+            _v1_bm(snap, time, stats),
+            False,
+            {**PP_BY_ACCURACY, "strains": [], "strainsAll": fresh(STRAINS_GRAPH)},
+        ),
         "gameplay": gameplay,
         "resultsScreen": {
             **{k: r_hits[k] for k in ("0", "50", "100", "300")},

@@ -422,7 +422,7 @@ def test_gosumemory_autoplay_finds_the_map_in_the_songs_folder(display, tmp_path
         (play,) = json.loads(out)
         print("gosumemory autoplay:", play)
         assert Path(play["map"]) == map_path
-        judged = sum(play[k] for k in ("MAX", "300", "200", "100", "50", "miss"))
+        judged = sum(play[k] for k in ("max", "300", "200", "100", "50", "miss"))
         assert judged == load_beatmap(map_path).n_objects
         assert play["accuracy"] >= 95.0
     finally:

@@ -66,14 +66,14 @@ def test_train_then_eval_writes_checkpoints_tensorboard_and_rejudged_replays(tmp
     )  # fmt: skip
     assert code == 0
     (result,) = json.loads(capsys.readouterr().out)
-    for key in ("MAX", "300", "200", "100", "50", "miss", "accuracy", "score", "max_combo",
+    for key in ("max", "300", "200", "100", "50", "miss", "accuracy", "score", "max_combo",
                 "grade", "stars", "pp"):  # fmt: skip
         assert key in result
     (replay_path,) = list(replays.glob("*.osr"))
     replay = load_replay(replay_path)
     assert [replay.count_geki, replay.count_300, replay.count_katu, replay.count_100,
             replay.count_50, replay.count_miss] == [result[k] for k in
-            ("MAX", "300", "200", "100", "50", "miss")]  # fmt: skip
+            ("max", "300", "200", "100", "50", "miss")]  # fmt: skip
     code = main(["verify-replay", str(replay_path), "--map", str(SHORT_MAP), "--json"])
     assert code == 0
     verified = json.loads(capsys.readouterr().out)

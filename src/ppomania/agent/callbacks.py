@@ -30,9 +30,7 @@ from ppomania.agent.runs import (
 )
 from ppomania.env.vec_env import ManiaVecEnv, PoolSampler
 from ppomania.game.beatmap import Beatmap
-
-#: TensorBoard tags ``judgements/<label>`` of the six judgement counts, best first.
-_JUDGEMENT_TAGS = ("max", "300", "200", "100", "50", "miss")
+from ppomania.game.rules import JUDGEMENT_KEYS
 
 
 @dataclasses.dataclass
@@ -179,19 +177,34 @@ class GameMetrics(BaseCallback):
         record("rollout/max_combo", float(np.mean([p["max_combo"] for p in plays])))
         record("rollout/fail_rate", float(np.mean([p["failed"] for p in plays])))
         counts = np.sum([p["counts"] for p in plays], axis=0)
-        for label, n in zip(_JUDGEMENT_TAGS, counts):
+        for label, n in zip(JUDGEMENT_KEYS, counts):
             record(f"judgements/{label}", int(n))
         plays.clear()
 
 
 class ProgressBar(BaseCallback):
-    """A tqdm bar of the steps towards ``total_timesteps``, with steps/s and the last evaluation."""
+    """A tqdm bar of the steps towards the run's end, with the time left, steps/s and the last
+    evaluation.
 
-    def __init__(self, total_timesteps: int, log: EvaluationLog) -> None:
+    The run ends at ``total_timesteps`` or at ``deadline``, whichever comes first: once the rate
+    is known the bar's total is the steps it will reach. The rate is measured over whole rollouts
+    and updates after a warm-up rollout (numba compiles, torch warms up), so there is no estimate
+    of the time left before that (only the deadline's bound, when there is one).
+
+    :param deadline: the run's time budget, if any.
+    """
+
+    def __init__(
+        self, total_timesteps: int, log: EvaluationLog, deadline: Deadline | None = None
+    ) -> None:
         super().__init__()
         self.total_timesteps = total_timesteps
         self.log = log
+        self.deadline = deadline
         self._bar: Any = None
+        self._rollouts = 0
+        self._since: tuple[float, int] | None = None  # (time, steps) when the warm-up was over
+        self._rate: float | None = None  # steps per second after the warm-up
 
     def _on_training_start(self) -> None:
         from tqdm import tqdm
@@ -202,19 +215,58 @@ class ProgressBar(BaseCallback):
             unit="step",
             dynamic_ncols=True,
             mininterval=1.0,
+            # tqdm's own ETA would count the warm-up and ignore the deadline: ours is in postfix.
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
         )
 
+    def _on_rollout_start(self) -> None:
+        self._rollouts += 1
+        now = time.monotonic()
+        if self._rollouts == 2:  # after the first rollout and update
+            self._since = (now, self.num_timesteps)
+        elif self._since is not None and now > self._since[0]:
+            self._rate = (self.num_timesteps - self._since[1]) / (now - self._since[0])
+
     def _on_step(self) -> bool:
-        self._bar.n = self.num_timesteps
-        postfix = {"sps": f"{steps_per_s(self.model):.0f}"}
+        bar = self._bar
+        bar.n = self.num_timesteps
+        bar.total, left = self.expected_end()
+        if left is not None:
+            shown = _clock(left)
+        elif self.deadline is not None:  # the rate is unknown, the time budget bounds it
+            shown = "<=" + _clock(self.deadline.seconds_left())
+        else:
+            shown = "?"
+        postfix = {"left": shown}
+        postfix["sps"] = f"{steps_per_s(self.model):.0f}"
         if self.log.last_accuracy is not None:
             postfix["eval_acc"] = f"{100 * self.log.last_accuracy:.2f}%"
-        self._bar.set_postfix(postfix, refresh=False)
-        self._bar.update(0)
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(0)
         return True
+
+    def expected_end(self) -> tuple[int, float | None]:
+        """``(steps at the end, seconds left)``: ``total_timesteps`` or the steps the measured rate
+        reaches by the deadline, whichever is fewer; the seconds left are None while the rate is
+        unknown."""
+        steps = self.num_timesteps
+        if self._rate is None or self._rate <= 0:
+            return self.total_timesteps, None
+        budget = self.deadline.seconds_left() if self.deadline is not None else None
+        by_steps = (self.total_timesteps - steps) / self._rate
+        if budget is not None and budget < by_steps:
+            return min(self.total_timesteps, steps + int(self._rate * budget)), budget
+        return self.total_timesteps, by_steps
 
     def _on_training_end(self) -> None:
         self._bar.close()
+
+
+def _clock(seconds: float) -> str:
+    """``h:mm:ss`` or ``m:ss``."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class Window(BaseCallback):
@@ -279,6 +331,9 @@ class Deadline(BaseCallback):
     def __init__(self, minutes: float) -> None:
         super().__init__()
         self._deadline = time.monotonic() + 60 * minutes
+
+    def seconds_left(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
 
     def _on_step(self) -> bool:
         return time.monotonic() < self._deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ppomania.agent.inference import DeterministicActions
 from ppomania.agent.models import load_model, one_torch_thread
 from ppomania.env.live_bench import bench_live
 
@@ -41,7 +42,9 @@ def bench_live_model(
             )
             name = "fresh HighwayCNN PPO policy, (4, 48, 16) frames"
 
+        actions = DeterministicActions(model)  # as ``ppomania play`` runs it
+
         def policy(obs):
-            return model.predict(obs, deterministic=True)[0]
+            return actions(obs[None])[0]
 
         return bench_live(policy, seconds=seconds, policy_name=name, progress=progress)

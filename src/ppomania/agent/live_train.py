@@ -114,11 +114,12 @@ def finetune_live(config: TrainConfig) -> TrainResult:
         total = model.num_timesteps + config.total_timesteps
         checkpoints = Checkpoints(run_dir, config.checkpoint_every, config.keep_checkpoints)
         callbacks: list[BaseCallback] = [GameMetrics()]
+        deadline = Deadline(config.max_minutes) if config.max_minutes > 0 else None
         if config.progress:
-            callbacks.append(ProgressBar(total, EvaluationLog()))
+            callbacks.append(ProgressBar(total, EvaluationLog(), deadline))
         callbacks.append(checkpoints)
-        if config.max_minutes > 0:
-            callbacks.append(Deadline(config.max_minutes))
+        if deadline is not None:
+            callbacks.append(deadline)
         callbacks.append(_ReleaseKeysBeforeUpdate(live_env))
         try:
             model.learn(

@@ -270,13 +270,14 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
         GameMetrics(),
         Curriculum(training_env.sampler, config.total_timesteps),
     ]
+    deadline = Deadline(config.max_minutes) if config.max_minutes > 0 else None
     if config.progress:
-        callbacks.append(ProgressBar(config.total_timesteps, evaluations))
+        callbacks.append(ProgressBar(config.total_timesteps, evaluations, deadline))
     if config.show:
         callbacks.append(Window(training_env.env))
     callbacks += [checkpoints, evaluation]
-    if config.max_minutes > 0:
-        callbacks.append(Deadline(config.max_minutes))
+    if deadline is not None:
+        callbacks.append(deadline)
     started = time.perf_counter()
     interrupted = False
     error: BaseException | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         builtin_policy,
         model_policy,
         play_maps,
+        play_maps_by_keys,
         results_table,
         sanitize_name,
         write_play_replay,
@@ -61,27 +63,30 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if not beatmaps:
         raise CliError("no osu!mania map found in " + ", ".join(args.maps))
-    geometry = None
+    config = SimConfig(mods=mods)
     if args.model:
         try:
             loaded = load_model(args.model)
         except (FileNotFoundError, ValueError) as exc:
             raise CliError(str(exc)) from None
         model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
-        beatmaps = [b for b in beatmaps if b.keys == codec.keys]
-        if not beatmaps:
-            raise CliError(f"the model plays {codec.keys}K; no {codec.keys}K map given")
+        other = next((b for b in beatmaps if b.keys != codec.keys), None)
+        if other is not None:
+            raise CliError(
+                f"the model plays {codec.keys}K, {other.path or other.display_name} is "
+                f"{other.keys}K: give {codec.keys}K maps only"
+            )
         policy = model_policy(model, codec)
+        if args.show:
+            plays = _play_shown(beatmaps, lambda keys: policy, config, geometry, model)
+        else:
+            plays = play_maps(beatmaps, policy, config, geometry, rate=True)
     else:
-        keys = {b.keys for b in beatmaps}
-        if len(keys) > 1:
-            raise CliError(f"maps of several key counts {sorted(keys)}: evaluate one at a time")
-        policy = builtin_policy(args.policy or "autoplay", keys.pop(), args.seed)
-    config = SimConfig(mods=mods)
-    if args.show:
-        plays = _play_shown(beatmaps, policy, config, geometry, model if args.model else None)
-    else:
-        plays = play_maps(beatmaps, policy, config, geometry, rate=True)
+        policy_for = functools.partial(builtin_policy, args.policy or "autoplay", seed=args.seed)
+        if args.show:
+            plays = _play_shown(beatmaps, policy_for, config, None, None)
+        else:
+            plays = play_maps_by_keys(beatmaps, policy_for, config, rate=True)
     # results first: a replay that cannot be written must not lose the play's numbers
     if args.json:
         print(json.dumps([play.as_dict() for play in plays]))
@@ -102,26 +107,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _play_shown(beatmaps, policy, config, geometry, model):
-    """Play the maps one at a time in the visualization window (as fast as it goes)."""
-    import functools
-
+def _play_shown(beatmaps, policy_for, config, geometry, model):
+    """Play the maps one at a time in the visualization window (as fast as it goes), a new
+    window when the key count changes."""
     from ppomania.agent.evaluate import star_rating_and_pp
     from ppomania.agent.watch import watch
     from ppomania.agent.window import VisualizationWindow, policy_outputs
     from ppomania.env.spaces import default_geometry
 
-    geometry = geometry or default_geometry(beatmaps[0].keys)
     outputs = functools.partial(policy_outputs, model) if model is not None else None
     plays = []
-    window = VisualizationWindow(beatmaps[0].keys, geometry.shape, title="ppomania eval")
+    window = None
     try:
         for beatmap in beatmaps:
-            result = watch(beatmap, policy, window, outputs, config, geometry, speed=0.0)
+            shown = geometry or default_geometry(beatmap.keys)
+            if window is None or window.frame_shape != shown.shape:
+                if window is not None:
+                    window.close()
+                window = VisualizationWindow(beatmap.keys, shown.shape, title="ppomania eval")
+            policy = policy_for(beatmap.keys)
+            result = watch(beatmap, policy, window, outputs, config, shown, speed=0.0)
             if result.play is None:  # the window was closed
                 break
             result.play.stars, result.play.pp = star_rating_and_pp(beatmap, result.play)
             plays.append(result.play)
     finally:
-        window.close()
+        if window is not None:
+            window.close()
     return plays

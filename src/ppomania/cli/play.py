@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ppomania.agent.evaluate import PlayResult, results_table
+    from ppomania.agent.inference import DeterministicActions
     from ppomania.env.live_autoplay import LiveAutoplay
     from ppomania.env.live_env import LiveManiaEnv
     from ppomania.game.beatmap import BeatmapError, load_beatmap
@@ -121,13 +122,14 @@ def _run(args: argparse.Namespace) -> int:
         env.close()
         raise CliError(f"the model plays {codec.keys}K, the map is {env.codec.keys}K")
     policy = LiveAutoplay() if model is None else None
+    actions = DeterministicActions(model) if model is not None else None
     plays, timings = [], []
     try:
         for _ in range(args.episodes):
             obs, info = env.reset()
             done = False
             while not done:
-                action = policy(env) if policy else model.predict(obs, deterministic=True)[0]
+                action = policy(env) if policy else actions(obs[None])[0]
                 obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
             game = env.last_live.state

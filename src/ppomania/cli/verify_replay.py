@@ -13,10 +13,9 @@ from typing import Any
 from ppomania.cli import CliError
 from ppomania.game import Beatmap, BeatmapError, judge_play, load_beatmap
 from ppomania.game.replay import Replay, ReplayError, load_replay
+from ppomania.game.rules import JUDGEMENT_KEYS
 from ppomania.game.score import accuracy
 from ppomania.game.text import printable
-
-_KEYS = ("max", "300", "200", "100", "50", "miss")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +55,7 @@ def _find_by_md5(folder: Path, md5: str) -> Path:
 
 def summary(counts: Sequence[int], score: int, max_combo: int) -> dict[str, float | int]:
     """The ``{max, 300, 200, 100, 50, miss, score, accuracy, max_combo}`` object of ``--json``."""
-    result: dict[str, float | int] = {key: int(n) for key, n in zip(_KEYS, counts)}
+    result: dict[str, float | int] = {key: int(n) for key, n in zip(JUDGEMENT_KEYS, counts)}
     result["score"] = int(score)
     result["accuracy"] = round(100 * accuracy(counts), 4)
     result["max_combo"] = int(max_combo)
@@ -105,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{printable(beatmap.display_name)}  played by {player}  mods {replay.mods.acronyms}")
     header, ours = result["header"], result["ours"]
     print(f"{'':10}{'header':>10}{'ours':>10}{'diff':>8}")
-    for key in (*_KEYS, "score", "accuracy", "max_combo"):
+    for key in (*JUDGEMENT_KEYS, "score", "accuracy", "max_combo"):
         diff = ours[key] - header[key]
         fmt = ".2f" if key == "accuracy" else "d"
         print(f"{key:10}{header[key]:>10{fmt}}{ours[key]:>10{fmt}}{diff:>+8{fmt}}")

@@ -2,10 +2,18 @@
 
 from ppomania.game.beatmap import Beatmap, BeatmapError, TimingPoint, load_beatmap, parse_beatmap
 from ppomania.game.judge import HitResult, Judge, JudgedPlay, KeyEvent, counts_of, judge_play
-from ppomania.game.rules import JUDGEMENT_LABELS, HitWindows, Judgement, Mods, hit_windows
+from ppomania.game.rules import (
+    JUDGEMENT_KEYS,
+    JUDGEMENT_LABELS,
+    HitWindows,
+    Judgement,
+    Mods,
+    hit_windows,
+)
 from ppomania.game.score import GameState, Phase, ScoreProcessor, accuracy, grade
 
 __all__ = [
+    "JUDGEMENT_KEYS",
     "JUDGEMENT_LABELS",
     "Beatmap",
     "BeatmapError",

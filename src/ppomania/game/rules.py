@@ -135,6 +135,10 @@ class Judgement(enum.IntEnum):
 #: Column labels of count tables, in :class:`Judgement` order.
 JUDGEMENT_LABELS = ("MAX", "300", "200", "100", "50", "miss")
 
+#: Keys of the judgement counts in JSON output (``eval``, ``play``, ``verify-replay``) and the
+#: TensorBoard tags ``judgements/<key>``, in :class:`Judgement` order.
+JUDGEMENT_KEYS = ("max", "300", "200", "100", "50", "miss")
+
 
 @dataclass(frozen=True)
 class HitWindows:

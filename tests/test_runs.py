@@ -180,3 +180,7 @@ def test_the_game_states_map_path_cannot_leave_the_songs_folder(tmp_path, caplog
         assert find("..", "secret.osu") is None
         assert find("1 A - B\\..\\..", "secret.osu") is None
     assert "leads out of the Songs folder" in caplog.text
+    (songs / "1 A - B" / "notes.txt").write_text("not a map\n")
+    with caplog.at_level(logging.WARNING):
+        assert find("1 A - B", "notes.txt") is None
+    assert "is no .osu file" in caplog.text

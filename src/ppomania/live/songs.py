@@ -19,7 +19,7 @@ def find_beatmap_file(
 
     The state's folder is a Windows path (osu! runs on Windows or under Wine), split as one. The
     state comes from another program: a folder or file that leads out of the Songs folder
-    (``..``, an absolute path, a link) is refused with a warning.
+    (``..``, an absolute path, a link), or a file that is no ``.osu``, is refused with a warning.
     """
     if snapshot is None or not snapshot.beatmap.file:
         return None
@@ -28,6 +28,9 @@ def find_beatmap_file(
     if snapshot.songs_folder:
         roots.append(Path(snapshot.songs_folder))
     folder = PureWindowsPath(info.folder).parts if info.folder else ()
+    if not info.file.lower().endswith(".osu"):
+        log.warning("the game state's map %s is no .osu file", info.file)
+        return None
     for root in roots:
         path = root.joinpath(*folder, info.file)
         if not path.resolve().is_relative_to(root.resolve()):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ppomania.env.reward import RewardConfig
 from ppomania.protocol.endpoint import DEFAULT_PORT
 
 if sys.version_info >= (3, 11):
@@ -65,6 +66,10 @@ class TrainConfig:
     """PPO clip range."""
     ent_coef: float = 0.01
     """Entropy bonus."""
+    initial_press_probability: float = 0.1
+    """Chance per step that the untrained policy holds each key (its action head's bias). A fair
+    coin per key taps each key ~15 times a second, so random taps take every note at the early
+    edge of its window and a well-timed press earns nothing over them; at 0.1 it does."""
     vf_coef: float = 0.5
     """Value loss weight."""
     max_grad_norm: float = 0.5
@@ -96,7 +101,7 @@ class TrainConfig:
         -1.0,
     )
     """Reward per MAX, 300, 200, 100, 50, miss."""
-    reward_key_spam: float = -0.3
+    reward_key_spam: float = RewardConfig.key_spam
     """Reward per key press that hit nothing."""
     reward_combo_break: float = -0.5
     """Reward when a combo of 10 or more breaks."""
@@ -144,6 +149,8 @@ class TrainConfig:
             )
         if not 1 <= self.keys <= 10:
             raise ValueError("keys must be in [1, 10]")
+        if not 0 < self.initial_press_probability < 1:
+            raise ValueError("initial_press_probability must be in (0, 1)")
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ppomania.agent.callbacks import (
     Window,
 )
 from ppomania.agent.config import TrainConfig
-from ppomania.agent.policy import HighwayCNN
+from ppomania.agent.policy import HighwayCNN, set_press_probability
 from ppomania.agent.runs import (
     FINAL_MODEL,
     TENSORBOARD_DIR,
@@ -132,7 +132,7 @@ def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path) -> P
     def schedule(progress_remaining: float) -> float:
         return learning_rate * progress_remaining
 
-    return PPO(
+    model = PPO(
         "CnnPolicy",
         env,
         learning_rate=schedule,
@@ -151,6 +151,8 @@ def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path) -> P
         device=resolve_device(config.device),
         verbose=0,
     )
+    set_press_probability(model.policy.action_net, config.keys, config.initial_press_probability)
+    return model
 
 
 def resolve_device(device: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ppomania.env.reward import RewardConfig
 from ppomania.protocol.endpoint import DEFAULT_PORT
 
 if sys.version_info >= (3, 11):
@@ -69,6 +70,10 @@ class TrainConfig:
     """PPO clip range."""
     ent_coef: float = 0.01
     """Entropy bonus."""
+    initial_press_probability: float = 0.1
+    """Chance per step that the untrained policy holds each key (its action head's bias). A fair
+    coin per key taps each key ~15 times a second, so random taps take every note at the early
+    edge of its window and a well-timed press earns nothing over them; at 0.1 it does."""
     vf_coef: float = 0.5
     """Value loss weight."""
     max_grad_norm: float = 0.5
@@ -91,18 +96,11 @@ class TrainConfig:
     """Frame age modelled in the simulator."""
     jitter_ms: float = 2.0
     """Gaussian timing noise on key events (robustness for the live game)."""
-    reward_judgement: tuple[float, float, float, float, float, float] = (
-        1.0,
-        0.9,
-        0.5,
-        0.1,
-        -0.3,
-        -1.0,
-    )
+    reward_judgement: tuple[float, float, float, float, float, float] = RewardConfig.judgement
     """Reward per MAX, 300, 200, 100, 50, miss."""
-    reward_key_spam: float = -0.3
+    reward_key_spam: float = RewardConfig.key_spam
     """Reward per key press that hit nothing."""
-    reward_combo_break: float = -0.5
+    reward_combo_break: float = RewardConfig.combo_break
     """Reward when a combo of 10 or more breaks."""
     checkpoint_every: int = 100_000
     """Steps between checkpoints."""
@@ -249,6 +247,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "reward_judgement": (lambda v: all(math.isfinite(x) for x in v), "finite numbers"),
     "reward_key_spam": (math.isfinite, "a finite number"),
     "reward_combo_break": (math.isfinite, "a finite number"),
+    "initial_press_probability": (lambda v: 0 < v < 1, "in (0, 1)"),
 }  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from ppomania.agent.callbacks import (
     Window,
 )
 from ppomania.agent.config import TrainConfig, resumed_config
-from ppomania.agent.policy import HighwayCNN
+from ppomania.agent.policy import HighwayCNN, set_press_probability
 from ppomania.agent.runs import (
     FINAL_MODEL,
     RunWriteError,
@@ -133,7 +133,7 @@ def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path | Non
             "features_extractor_class": HighwayCNN,
             "features_extractor_kwargs": {"column_width": config.column_width},
         }
-    return PPO(
+    model = PPO(
         "CnnPolicy",
         env,
         learning_rate=linear_decay(config.learning_rate),
@@ -152,6 +152,8 @@ def make_model(config: TrainConfig, env: VecMonitor, tensorboard_dir: Path | Non
         device=resolve_device(config.device),
         verbose=0,
     )
+    set_press_probability(model.policy.action_net, config.keys, config.initial_press_probability)
+    return model
 
 
 def apply_settings(model: PPO, config: TrainConfig) -> None:

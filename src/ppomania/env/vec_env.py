@@ -61,7 +61,7 @@ class ManiaVecEnv(VecEnv):
     the episode's first frame). Default ``(4, 48, 4 * K)``: :func:`default_geometry`.
 
     ## Rewards
-    :class:`RewardConfig`: per new judgement (MAX 1.0 … miss -1.0), ghost presses -0.3, combo
+    :class:`RewardConfig`: per new judgement (MAX 1.0 … miss -1.0), ghost presses -0.05, combo
     break -0.5, with optional combo, score and idle terms. With ``SimConfig.reader_refresh_ms``
     set, judgements, combo and score come from the emulated memory reader (refreshed every
     ``reader_refresh_ms``, ``reader_delay_ms`` late), as in the old project's live setup.

@@ -106,7 +106,7 @@ class LiveManiaEnv(gym.Env):
         client's with real-time priority when the OS allows it
         (:func:`~ppomania.realtime.realtime_priority`).
     :param songs: a Songs folder to find the state's map in (default: the one the state reports).
-    :param host, port: the state server (default 127.0.0.1:24050).
+    :param host, port: the state server (default 127.0.0.1, :data:`DEFAULT_PORT`).
     :param offset_ms: fixed correction added to the game clock (default 0).
     :param offset_window: hit-error pairs in the clock correction's median (default 16; 0 = off).
     :param state_timeout_s: no state for this long truncates the episode (default 1).

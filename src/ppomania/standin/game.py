@@ -104,7 +104,7 @@ class StandinConfig:
     """Settings of the stand-in game.
 
     :param flavor: state server personality, ``tosu`` (default) or ``gosumemory``.
-    :param port: state server port (default 24050).
+    :param port: state server port (default :data:`DEFAULT_PORT`).
     :param lead_in_ms: map time runs from ``-lead_in_ms`` at play start (default 2000).
     :param auto_retry: restart ``retry_delay_s`` after a fail or the results (default False).
     :param retry_delay_s: see ``auto_retry`` (default 1.5).

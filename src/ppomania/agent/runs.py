@@ -34,7 +34,7 @@ BEST_ACCURACY = "best_accuracy.txt"
 FINAL_MODEL = "final_model.zip"
 TENSORBOARD_DIR = "tb"
 
-#: Marks the temporary files of :func:`save_atomic` and :func:`write_text_atomic`.
+#: Marks the temporary files of :func:`save_atomic` and :func:`write_atomic`.
 _TEMP_MARK = ".tmp"
 
 

@@ -177,3 +177,18 @@ def test_a_failed_checkpoint_write_leaves_no_temporary_file(tmp_path):
 def test_bundled_real_maps_are_packaged():
     names = {p.name for p in bundled_map_paths()}
     assert {"1638954.osu", "diffcalc-test.osu", "MAGiCVLGiRL_ZVPH.osu", "4869637.osu"} <= names
+
+
+def test_a_checkpoint_is_saved_when_ctrl_c_comes_before_the_callbacks_start(tmp_path):
+    """Ctrl+C during ``learn``'s own setup: the callbacks have no model yet, the trainer's does."""
+    from ppomania.agent.callbacks import Checkpoints
+
+    class Model:
+        num_timesteps = 4096
+
+        def save(self, path):
+            Path(path).write_bytes(b"whole")
+
+    checkpoints = Checkpoints(tmp_path, every=256, keep=3)
+    path = checkpoints.save(Model())
+    assert path.name == "step_000000004096.zip" and path.read_bytes() == b"whole"

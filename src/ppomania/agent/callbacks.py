@@ -63,19 +63,20 @@ class Checkpoints(BaseCallback):
         self._next = 0
 
     def _on_training_start(self) -> None:
-        (self.run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         self._next = self.num_timesteps + self.every
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._next += self.every
-            self.save()
+            self.save(self.model)
         return True
 
-    def save(self) -> Path:
-        """Save a checkpoint at the model's step now (also after training has stopped)."""
+    def save(self, model: BaseAlgorithm) -> Path:
+        """Save a checkpoint of ``model`` at its step now (also after training has stopped, or
+        when an interrupt came before ``learn`` gave the callbacks their model)."""
+        (self.run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         # The model's count: an interrupt between an env step and the callbacks leaves ours behind.
-        path = save_atomic(self.model, checkpoint_path(self.run_dir, self.model.num_timesteps))
+        path = save_atomic(model, checkpoint_path(self.run_dir, model.num_timesteps))
         prune_checkpoints(self.run_dir, self.keep)
         return path
 

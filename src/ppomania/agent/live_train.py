@@ -132,7 +132,7 @@ def finetune_live(config: TrainConfig) -> TrainResult:
             interrupted = True
         finally:
             live_env.keys.release_all()
-            checkpoints.save()
+            checkpoints.save(model)
             save_atomic(model, run_dir / FINAL_MODEL)
     finally:
         env.close()

@@ -297,7 +297,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> TrainResult:
         error = exc
     try:
         if not isinstance(error, RunWriteError):  # a full disk: keep what is there, write no more
-            checkpoints.save()
+            checkpoints.save(model)
             save_atomic(model, run_dir / FINAL_MODEL)
     except RunWriteError:
         if error is None:

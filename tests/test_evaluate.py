@@ -184,3 +184,9 @@ def test_progress_ends_at_the_time_budget_when_it_comes_first(monkeypatch):
     total, left = bar.expected_end()
     assert left == pytest.approx(7 * 60 - 34.0)
     assert total == 6000 + 386_000
+
+
+def test_progress_past_the_total_ends_at_the_steps_done(monkeypatch):
+    bar, clock = _bar(monkeypatch, 2500, None)
+    _rollouts(bar, clock, [30.0, 1.0, 1.0], 1000)  # PPO's last rollout runs past the total
+    assert bar.expected_end() == (3000, 0.0)

@@ -249,15 +249,16 @@ class ProgressBar(BaseCallback):
     def expected_end(self) -> tuple[int, float | None]:
         """``(steps at the end, seconds left)``: ``total_timesteps`` or the steps the measured rate
         reaches by the deadline, whichever is fewer; the seconds left are None while the rate is
-        unknown."""
+        unknown. PPO collects whole rollouts, so the last one may run past ``total_timesteps``:
+        the end is never before the steps done, the time left never below 0."""
         steps = self.num_timesteps
         if self._rate is None or self._rate <= 0:
-            return self.total_timesteps, None
+            return max(self.total_timesteps, steps), None
         budget = self.deadline.seconds_left() if self.deadline is not None else None
-        by_steps = (self.total_timesteps - steps) / self._rate
+        by_steps = max(0.0, (self.total_timesteps - steps) / self._rate)
         if budget is not None and budget < by_steps:
             return min(self.total_timesteps, steps + int(self._rate * budget)), budget
-        return self.total_timesteps, by_steps
+        return max(self.total_timesteps, steps), by_steps
 
     def _on_training_end(self) -> None:
         self._bar.close()

@@ -10,7 +10,7 @@ import pytest
 from ppomania.cli import main
 from ppomania.game import load_beatmap
 from ppomania.game.replay import load_replay, write_replay
-from ppomania.game.text import printable
+from ppomania.text import printable
 
 DATA = Path(__file__).parent / "data"
 HE_REPLAY = (

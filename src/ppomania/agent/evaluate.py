@@ -25,10 +25,10 @@ from ppomania.game.judge import HitResult, KeyEvent, judge_play
 from ppomania.game.replay import Replay, events_to_frames, write_replay
 from ppomania.game.rules import JUDGEMENT_KEYS, JUDGEMENT_LABELS, Mods
 from ppomania.game.score import accuracy, grade
-from ppomania.game.text import printable
 from ppomania.sim.autoplay import autoplay_actions
 from ppomania.sim.core import BatchedSim, SimConfig
 from ppomania.sim.render import FrameStack, HighwayGeometry
+from ppomania.text import printable
 
 #: ``(observations (n, 4, H, W), sim) -> held keys (n, K)``.
 Policy = Callable[[np.ndarray, BatchedSim], np.ndarray]

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from ppomania.game.text import printable
+from ppomania.text import printable
 
 SUBCOMMANDS = (
     "verify_replay",

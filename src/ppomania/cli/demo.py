@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ppomania.agent.models import load_model
     from ppomania.agent.train import train
     from ppomania.game.beatmap import load_beatmap
-    from ppomania.game.text import printable
     from ppomania.sim.maps import bundled_map_paths
+    from ppomania.text import printable
 
     demo_map = next(p for p in bundled_map_paths() if p.name == DEMO_MAP)
     config = TrainConfig(

@@ -11,7 +11,7 @@ import numpy as np
 
 from ppomania.cli import CliError
 from ppomania.game.beatmap import BeatmapError, load_beatmap
-from ppomania.game.text import printable
+from ppomania.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

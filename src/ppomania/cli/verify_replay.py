@@ -15,7 +15,7 @@ from ppomania.game import Beatmap, BeatmapError, judge_play, load_beatmap
 from ppomania.game.replay import Replay, ReplayError, load_replay
 from ppomania.game.rules import JUDGEMENT_KEYS
 from ppomania.game.score import accuracy
-from ppomania.game.text import printable
+from ppomania.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         if args.window:
             found = find_window_area(args.window)
             if found is None:
-                raise CliError(f"no window titled {args.window!r} (or xdotool is missing)")
+                raise CliError(
+                    f"no window titled {args.window!r} on screen (is it running, not "
+                    "minimised? on Linux: under X11, with python-xlib)"
+                )
             rect = Rect(*found)
         elif args.area:
             try:

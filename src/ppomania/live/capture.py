@@ -15,6 +15,7 @@ announces its own; for osu! see ``ppomania calibrate --help``). Calibrations are
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,7 +97,12 @@ def grab_screen(rect: Rect | None = None) -> tuple[np.ndarray, tuple[int, int]]:
 
 def find_window_area(title: str) -> tuple[int, int, int, int] | None:
     """``(left, top, width, height)`` on screen of the first window whose name contains ``title``
-    (X11, through python-xlib); None when there is no X display or no such window."""
+    (on Windows its client area, through the Win32 API: :mod:`ppomania.live.win32_window`;
+    elsewhere through X11 and python-xlib); None when there is no such window (or no X display)."""
+    if sys.platform == "win32":
+        from ppomania.live.win32_window import find_client_area
+
+        return find_client_area(title)
     try:
         from Xlib import X, display
         from Xlib.error import XError

@@ -9,7 +9,8 @@ the bookkeeping.
 
 On X11, pynput sends a named key (``space``, ``esc``) with the XTest extension, but a character key
 (``d``, ``f``: the default column bindings) with XSendEvent, as a synthetic event to the window
-that has the input focus.
+that has the input focus. On Windows the keys go as hardware scan codes through ``SendInput``
+(:mod:`ppomania.live.win32_keys`), not pynput's virtual keys, which osu! may not read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import atexit
 import contextlib
 import os
 import signal
+import sys
 import threading
 import weakref
 from collections.abc import Sequence
@@ -47,6 +49,18 @@ def to_pynput(name: str):
         return Key[name]
     except KeyError:
         raise ValueError(f"unknown key {name!r}") from None
+
+
+def default_controller() -> object:
+    """This platform's key controller: scan codes on Windows, else pynput (on Linux it needs
+    ``DISPLAY``)."""
+    if sys.platform == "win32":
+        from ppomania.live.win32_keys import ScanCodeKeyboard
+
+        return ScanCodeKeyboard()
+    from pynput.keyboard import Controller
+
+    return Controller()
 
 
 def release_everything() -> None:
@@ -85,18 +99,16 @@ class KeySender:
     """Holds and releases the column keys of the game.
 
     :param bindings: one key name per column (see :func:`to_pynput`).
-    :param controller: a ``pynput.keyboard.Controller``-like object (``press``/``release``); None
-        creates one (on Linux it needs ``DISPLAY``).
+    :param controller: an object with ``press``/``release`` of keys, and optionally ``key(name)``
+        that makes such a key from a key name (default :func:`to_pynput`, a pynput
+        ``Controller``'s keys); None: :func:`default_controller`.
     """
 
     def __init__(self, bindings: Sequence[str], controller: object | None = None) -> None:
-        if controller is None:
-            from pynput.keyboard import Controller
-
-            controller = Controller()
-        self.controller = controller
+        self.controller = default_controller() if controller is None else controller
+        self._key = getattr(self.controller, "key", to_pynput)
         self.names = tuple(bindings)
-        self._keys = [to_pynput(name) for name in self.names]
+        self._keys = [self._key(name) for name in self.names]
         self.held = np.zeros(len(self._keys), dtype=np.bool_)
         self._tapped: set = set()  # keys tap() has pressed: the exit hooks release them too
         self.sent = 0  # key events sent so far
@@ -140,7 +152,7 @@ class KeySender:
 
     def tap(self, name: str) -> None:
         """Press and release one key (e.g. :data:`RETRY_KEY`)."""
-        key = to_pynput(name)
+        key = self._key(name)
         self._tapped.add(key)
         self.controller.press(key)
         self.controller.release(key)

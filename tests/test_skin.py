@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -327,3 +329,16 @@ def test_cli_writes_the_skin_and_maps_errors_to_exit_2(tmp_path, capsys):
     assert main(["skin", "-o", str(tmp_path / "missing" / "p.osk")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "missing" in err
+
+
+def test_the_skin_layer_imports_only_the_game_and_text():
+    code = (
+        "import sys, importlib, pkgutil, ppomania.skin as skin\n"
+        "for m in pkgutil.iter_modules(skin.__path__):\n"
+        "    importlib.import_module('ppomania.skin.' + m.name)\n"
+        "allowed = {'ppomania', 'ppomania.skin', 'ppomania.game', 'ppomania.text'}\n"
+        "print(','.join(m for m in sys.modules if m.startswith('ppomania') and\n"
+        "               '.'.join(m.split('.')[:2]) not in allowed))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == ""

@@ -109,7 +109,9 @@ def test_eval_prints_the_results_then_a_one_line_error_for_counts_past_the_heade
     events = [KeyEvent(1000, 0, True), KeyEvent(1050, 0, False)]
     play = evaluate.PlayResult(beatmap, Mods.NONE, counts, 1_000_000, 70_000, False, events, [])
     monkeypatch.setattr(evaluate, "play_maps", lambda *args, **kwargs: [play])
-    code, out, err = run_cli(capsys, "eval", SMALL_MAP, "--replay-dir", tmp_path / "replays")
+    code, out, err = run_cli(
+        capsys, "eval", SMALL_MAP, "--policy", "autoplay", "--replay-dir", tmp_path / "replays"
+    )
     assert code == 2
     assert "70000" in out.splitlines()[1]  # the results table
     assert err == (

@@ -156,13 +156,18 @@ def play_maps_by_keys(
     policy_for: Callable[[int], Policy],
     sim_config: SimConfig | None = None,
     rate: bool = False,
+    geometry_for: Callable[[int], HighwayGeometry | None] | None = None,
 ) -> list[PlayResult]:
     """:func:`play_maps` for maps of several key counts: one batched simulator per key count
-    (played by ``policy_for(keys)``, on the default geometry), the plays in the maps' order."""
+    (played by ``policy_for(keys)``, on ``geometry_for(keys)``, default the default geometry), the
+    plays in the maps' order."""
     plays: dict[int, PlayResult] = {}
     for keys in sorted({b.keys for b in beatmaps}):
         group = [i for i, beatmap in enumerate(beatmaps) if beatmap.keys == keys]
-        played = play_maps([beatmaps[i] for i in group], policy_for(keys), sim_config, rate=rate)
+        geometry = geometry_for(keys) if geometry_for is not None else None
+        played = play_maps(
+            [beatmaps[i] for i in group], policy_for(keys), sim_config, geometry, rate=rate
+        )
         plays.update(zip(group, played))
     return [plays[i] for i in range(len(beatmaps))]
 

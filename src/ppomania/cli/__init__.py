@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "render",
     "train",
     "eval",
+    "results",
     "export",
     "bench",
     "watch",

@@ -6,8 +6,14 @@ import argparse
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ppomania.cli import BUILTIN_POLICIES, CliError
+
+if TYPE_CHECKING:
+    from ppomania.agent.models import LoadedModel
+    from ppomania.game.beatmap import Beatmap
+    from ppomania.sim.render import HighwayGeometry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,16 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="play maps with a model or a built-in policy and print the results",
         description="Play each map once, deterministically, in the simulator and print MAX/300/"
-        "200/100/50/miss, accuracy, ScoreV1, max combo, grade, star rating and pp.",
+        "200/100/50/miss, accuracy, ScoreV1, max combo, grade, star rating and pp. Without "
+        "--model or --policy, each key count is played by the model bundled for it.",
     )
     parser.add_argument("maps", nargs="+", help=".osu files or folders")
     who = parser.add_mutually_exclusive_group()
-    who.add_argument("--model", help="a run folder or a model .zip")
     who.add_argument(
-        "--policy",
-        choices=BUILTIN_POLICIES,
-        help="a built-in policy (default autoplay)",
+        "--model", help="a run folder or a model .zip (default: the bundled model per key count)"
     )
+    who.add_argument("--policy", choices=BUILTIN_POLICIES, help="a built-in policy instead")
     parser.add_argument("--mods", default="", help="e.g. HR, EZ, DT, HT, MR (default none)")
     parser.add_argument("--replay-dir", type=Path, help="write one .osr per map here")
     parser.add_argument("--plot", type=Path, help="write hit-error plots per map here")
@@ -38,13 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from ppomania.agent.evaluate import (
         builtin_policy,
         model_policy,
-        play_maps,
         play_maps_by_keys,
         results_table,
         sanitize_name,
         write_play_replay,
     )
-    from ppomania.agent.models import load_model
     from ppomania.game.replay import ReplayError
     from ppomania.game.rules import Mods
     from ppomania.sim.core import SimConfig
@@ -64,29 +67,21 @@ def run(args: argparse.Namespace) -> int:
     if not beatmaps:
         raise CliError("no osu!mania map found in " + ", ".join(args.maps))
     config = SimConfig(mods=mods)
-    if args.model:
-        try:
-            loaded = load_model(args.model)
-        except (FileNotFoundError, ValueError) as exc:
-            raise CliError(str(exc)) from None
-        model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
-        other = next((b for b in beatmaps if b.keys != codec.keys), None)
-        if other is not None:
-            raise CliError(
-                f"the model plays {codec.keys}K, {other.path or other.display_name} is "
-                f"{other.keys}K: give {codec.keys}K maps only"
-            )
-        policy = model_policy(model, codec)
-        if args.show:
-            plays = _play_shown(beatmaps, lambda keys: policy, config, geometry, model)
-        else:
-            plays = play_maps(beatmaps, policy, config, geometry, rate=True)
+    models = {} if args.policy else _models(args.model, beatmaps)
+    if models:
+        policies = {keys: model_policy(m.model, m.codec) for keys, m in models.items()}
+        policy_for = policies.__getitem__
     else:
-        policy_for = functools.partial(builtin_policy, args.policy or "autoplay", seed=args.seed)
-        if args.show:
-            plays = _play_shown(beatmaps, policy_for, config, None, None)
-        else:
-            plays = play_maps_by_keys(beatmaps, policy_for, config, rate=True)
+        policy_for = functools.partial(builtin_policy, args.policy, seed=args.seed)
+
+    def geometry_for(keys: int) -> HighwayGeometry | None:
+        return models[keys].geometry if models else None
+
+    if args.show:
+        model_for = {keys: m.model for keys, m in models.items()}.get
+        plays = _play_shown(beatmaps, policy_for, config, geometry_for, model_for)
+    else:
+        plays = play_maps_by_keys(beatmaps, policy_for, config, True, geometry_for)
     # results first: a replay that cannot be written must not lose the play's numbers
     if args.json:
         print(json.dumps([play.as_dict() for play in plays]))
@@ -107,7 +102,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _play_shown(beatmaps, policy_for, config, geometry, model):
+def _models(model: str | None, beatmaps: list[Beatmap]) -> dict[int, LoadedModel]:
+    """The model per key count: ``model`` (which must play every map), else the bundled ones."""
+    from ppomania.cli.bundled import load_bundled_model, load_model_or_fail
+
+    if not model:
+        return {keys: load_bundled_model(keys) for keys in sorted({b.keys for b in beatmaps})}
+    loaded = load_model_or_fail(model)
+    keys = loaded.codec.keys
+    other = next((b for b in beatmaps if b.keys != keys), None)
+    if other is not None:
+        raise CliError(
+            f"the model plays {keys}K, {other.path or other.display_name} is "
+            f"{other.keys}K: give {keys}K maps only"
+        )
+    return {keys: loaded}
+
+
+def _play_shown(beatmaps, policy_for, config, geometry_for, model_for):
     """Play the maps one at a time in the visualization window (as fast as it goes), a new
     window when the key count changes."""
     from ppomania.agent.evaluate import star_rating_and_pp
@@ -115,12 +127,13 @@ def _play_shown(beatmaps, policy_for, config, geometry, model):
     from ppomania.agent.window import VisualizationWindow, policy_outputs
     from ppomania.env.spaces import default_geometry
 
-    outputs = functools.partial(policy_outputs, model) if model is not None else None
     plays = []
     window = None
     try:
         for beatmap in beatmaps:
-            shown = geometry or default_geometry(beatmap.keys)
+            model = model_for(beatmap.keys)
+            outputs = functools.partial(policy_outputs, model) if model is not None else None
+            shown = geometry_for(beatmap.keys) or default_geometry(beatmap.keys)
             if window is None or window.frame_shape != shown.shape:
                 if window is not None:
                     window.close()

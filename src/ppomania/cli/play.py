@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ppomania.cli import CliError
 from ppomania.protocol.endpoint import DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from ppomania.live.capture import Calibration
+    from ppomania.live.state_client import StateClient
+    from ppomania.sim.render import CaptureArea
+
+#: Seconds to wait for the game state that names the map, when the model depends on its key count.
+STATE_WAIT_S = 20.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,10 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="play live (osu! + tosu/gosumemory, or the stand-in) with a model or autoplay",
         description="Capture the playfield, press keys and read the game state; print the same "
         "results table as eval, from the game's own final counts. The map is the one the game "
-        "state names (found under --songs or the Songs folder the state reports), else --map.",
+        "state names (found under --songs or the Songs folder the state reports), else --map. "
+        "Without --model or --policy, the model bundled for the map's key count plays.",
     )
-    who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--model", help="a run folder or a model .zip")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument(
+        "--model",
+        help="a run folder or a model .zip (default: the bundled model for the map's key count)",
+    )
     who.add_argument("--policy", choices=("autoplay",), help="a built-in policy")
     parser.add_argument("--map", help="the .osu being played, when the state's map is not found")
     parser.add_argument("--songs", type=Path, help="the osu! Songs folder (to find the map)")
@@ -52,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model:
+    if args.policy:
         return _run(args)
     from ppomania.agent.models import one_torch_thread
 
@@ -63,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ppomania.agent.evaluate import PlayResult, results_table
     from ppomania.agent.inference import DeterministicActions
+    from ppomania.cli.bundled import load_bundled_model, load_model_or_fail
     from ppomania.env.live_autoplay import LiveAutoplay
     from ppomania.env.live_env import LiveManiaEnv
     from ppomania.game.beatmap import BeatmapError, load_beatmap
     from ppomania.game.rules import Mods
-    from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
-    from ppomania.sim.render import CaptureArea
+    from ppomania.live.state_client import StateClient
 
     beatmap = None
     if args.map:
@@ -76,34 +89,29 @@ def _run(args: argparse.Namespace) -> int:
             beatmap = load_beatmap(args.map)
         except (OSError, BeatmapError) as exc:
             raise CliError(str(exc)) from None
-    geometry, codec, model = None, None, None
+    playfield = _playfield(args)
+    geometry, codec, model, client = None, None, None, None
     control_hz, latency_ms = 60.0, None
     if args.model:
-        from ppomania.agent.models import load_model
-
+        loaded = load_model_or_fail(args.model)
+    elif not args.policy:
+        if beatmap is None:
+            # the map comes from the game state: its key count picks the model; the env reuses
+            # the connection
+            client = StateClient(port=args.port).start()
         try:
-            loaded = load_model(args.model)
-        except (FileNotFoundError, ValueError) as exc:
-            raise CliError(str(exc)) from None
+            loaded = load_bundled_model(_game_map_keys(client) if client else beatmap.keys)
+        except BaseException:
+            if client is not None:
+                client.close()
+            raise
+    if not args.policy:
         model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
         control_hz, latency_ms = loaded.control_hz, loaded.latency_ms
         if beatmap is not None and codec.keys != beatmap.keys:
             raise CliError(f"the model plays {codec.keys}K, the map is {beatmap.keys}K")
     control_hz = args.control_hz or control_hz
     latency_ms = args.latency_ms if args.latency_ms is not None else latency_ms
-    if args.area:
-        try:
-            playfield = CaptureArea(*(int(x) for x in args.area.split(",")))
-        except (TypeError, ValueError):
-            raise CliError(f"--area must be L,T,W,H, got {args.area!r}") from None
-    else:
-        path = args.config or DEFAULT_CONFIG
-        try:
-            playfield = load_calibration(path)
-        except (OSError, ValueError, TypeError) as exc:
-            raise CliError(
-                f"no calibration ({exc}); run ppomania calibrate or pass --area"
-            ) from None
     try:
         env = LiveManiaEnv(
             beatmap,
@@ -115,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             songs=args.songs,
             port=args.port,
             realtime=args.realtime,
+            client=client,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -156,3 +165,31 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(results_table(plays))
     return 0
+
+
+def _playfield(args: argparse.Namespace) -> Calibration | CaptureArea:
+    """The capture area of ``--area``, else the calibration. :raises CliError: neither."""
+    from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
+    from ppomania.sim.render import CaptureArea
+
+    if args.area:
+        try:
+            return CaptureArea(*(int(x) for x in args.area.split(",")))
+        except (TypeError, ValueError):
+            raise CliError(f"--area must be L,T,W,H, got {args.area!r}") from None
+    try:
+        return load_calibration(args.config or DEFAULT_CONFIG)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CliError(f"no calibration ({exc}); run ppomania calibrate or pass --area") from None
+
+
+def _game_map_keys(client: StateClient) -> int:
+    """The key count of the map the game state names (to pick the bundled model before the map
+    itself is found). :raises CliError: no game state within :data:`STATE_WAIT_S`."""
+    live = client.wait_for(lambda state: state.snapshot is not None, STATE_WAIT_S)
+    if live is None or live.snapshot is None:
+        raise CliError(
+            f"no game state from {client.url} to tell the map's key count "
+            f"({client.last_error or 'nothing received'}): pass --map, --model or --policy"
+        )
+    return live.snapshot.beatmap.keys

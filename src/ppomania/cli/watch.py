@@ -15,12 +15,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "watch",
         help="watch a model play a map in the simulator, live",
         description="Play MAP.osu in the simulator with a trained model (or a built-in policy) "
-        "at real speed, showing what the agent sees and does. Esc or closing the window stops.",
+        "at real speed, showing what the agent sees and does. Esc or closing the window stops. "
+        "Without --model or --policy, the model bundled for the map's key count plays.",
     )
     parser.add_argument("map", metavar="MAP.osu", help="an osu!mania beatmap")
-    who = parser.add_mutually_exclusive_group(required=True)
+    who = parser.add_mutually_exclusive_group()
     who.add_argument(
-        "--model", metavar="M", help="a model .zip or a run folder (best, final, newest checkpoint)"
+        "--model",
+        metavar="M",
+        help="a model .zip or a run folder (best, final, newest checkpoint); default: the "
+        "bundled model for the map's key count",
     )
     who.add_argument("--policy", choices=BUILTIN_POLICIES, help="a built-in policy instead")
     parser.add_argument(
@@ -37,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     # Late imports: torch, SB3 and pygame take seconds to load; other commands need none of it.
     from ppomania.agent import watch as watching
     from ppomania.agent.evaluate import builtin_policy, model_policy, results_table
-    from ppomania.agent.models import load_model
     from ppomania.agent.window import VisualizationWindow, policy_outputs
+    from ppomania.cli.bundled import load_bundled_model, load_model_or_fail
     from ppomania.env.spaces import default_geometry
     from ppomania.sim.core import SimConfig
 
@@ -53,18 +57,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     keys = beatmap.keys
     outputs = None
-    if args.model is not None:
+    if args.policy is None:
         import torch
 
         # One observation per step: intra-op threads only add waiting (50x slower on 2 busy cores).
         torch.set_num_threads(1)
-        try:
-            loaded = load_model(args.model)
-            model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
-            if codec.keys != keys:
-                raise ValueError(f"the model plays {codec.keys}K, the map is {keys}K")
-        except (OSError, ValueError) as exc:
-            raise CliError(str(exc)) from None
+        loaded = load_model_or_fail(args.model) if args.model else load_bundled_model(keys)
+        model, codec, geometry = loaded.model, loaded.codec, loaded.geometry
+        if codec.keys != keys:
+            raise CliError(f"the model plays {codec.keys}K, the map is {keys}K")
         policy = model_policy(model, codec)
         outputs = functools.partial(policy_outputs, model)
         name = str(loaded.path)

@@ -11,13 +11,17 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from stable_baselines3 import PPO
 
+from ppomania.agent.config import TrainConfig
 from ppomania.agent.runs import save_atomic
+from ppomania.agent.train import map_pool
 from ppomania.cli import main
 from ppomania.game.replay import load_replay
-from ppomania.sim.maps import bundled_map_paths
+from ppomania.sim.maps import bundled_map_paths, notes_per_second, star_rating
+from ppomania.sim.patterns import PatternConfig, generate_maps
 
 DATA = Path(__file__).parent / "data"
 SHORT_MAP = DATA / "ppy-osu" / "diffcalc-test.osu"
@@ -192,3 +196,17 @@ def test_a_checkpoint_is_saved_when_ctrl_c_comes_before_the_callbacks_start(tmp_
     checkpoints = Checkpoints(tmp_path, every=256, keep=3)
     path = checkpoints.save(Model())
     assert path.name == "step_000000004096.zip" and path.read_bytes() == b"whole"
+
+
+def test_the_curriculum_orders_maps_by_star_rating():
+    maps = generate_maps(PatternConfig(duration_s=10), 12, seed=5)
+    stars = np.array([star_rating(m) for m in maps])
+    pool = map_pool(TrainConfig(curriculum=True), maps)
+    assert np.array_equal(pool.difficulties, stars)
+    early = pool.available(0.0)
+    assert set(stars[early]) == set(np.sort(stars)[: len(early)])
+    assert np.all(np.diff(stars[pool.order]) >= 0)
+    # Without a curriculum nothing is rated (notes/s is free), and every map is drawn.
+    uniform = map_pool(TrainConfig(), maps)
+    assert np.array_equal(uniform.difficulties, [notes_per_second(m) for m in maps])
+    assert len(uniform.available(0.0)) == len(maps)

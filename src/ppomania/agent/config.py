@@ -43,7 +43,7 @@ class TrainConfig:
     map_duration_s: float = 30.0
     """Length of each generated map."""
     curriculum: bool = False
-    """Start on the least dense maps and widen the pool as training progresses."""
+    """Start on the maps of lowest star rating and widen the pool as training progresses."""
     eval_maps: tuple[str, ...] = ()
     """Held-out maps for evaluation and the best model; default: generated maps never trained on."""
     eval_generated: int = 4

@@ -27,6 +27,7 @@ from ppomania.game.rules import JUDGEMENT_KEYS, JUDGEMENT_LABELS, Mods
 from ppomania.game.score import accuracy, grade
 from ppomania.sim.autoplay import autoplay_actions
 from ppomania.sim.core import BatchedSim, SimConfig
+from ppomania.sim.maps import rosu_beatmap
 from ppomania.sim.render import FrameStack, HighwayGeometry
 from ppomania.text import printable
 
@@ -233,12 +234,7 @@ def star_rating_and_pp(beatmap: Beatmap, play: PlayResult) -> tuple[float, float
     """Star rating and pp of a play (rosu-pp-py, stable ScoreV1 weighting; a failed play earns 0 pp)."""
     import rosu_pp_py as rosu
 
-    if beatmap.path is not None:
-        rosu_map = rosu.Beatmap(path=beatmap.path)
-    else:
-        from ppomania.game.osu_writer import beatmap_to_osu
-
-        rosu_map = rosu.Beatmap(bytes=beatmap_to_osu(beatmap))
+    rosu_map = rosu_beatmap(beatmap)
     mods = int(play.mods & ~Mods.MIRROR)
     c = [int(x) for x in play.counts]
     performance = rosu.Performance(

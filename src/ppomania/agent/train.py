@@ -48,7 +48,7 @@ from ppomania.env.reward import RewardConfig
 from ppomania.env.vec_env import ManiaVecEnv, PoolSampler
 from ppomania.game.beatmap import Beatmap
 from ppomania.sim.core import SimConfig
-from ppomania.sim.maps import MapPool, load_maps
+from ppomania.sim.maps import MapPool, load_maps, notes_per_second, star_rating
 from ppomania.sim.patterns import PatternConfig, generate_maps
 from ppomania.sim.render import HighwayGeometry
 
@@ -105,8 +105,15 @@ class TrainingEnv:
     sampler: PoolSampler
 
 
+def map_pool(config: TrainConfig, maps: Sequence[Beatmap]) -> MapPool:
+    """The training maps of ``config``; a curriculum orders them by star rating."""
+    # Without a curriculum the order is unused: notes/s spares rating every map.
+    difficulty = star_rating if config.curriculum else notes_per_second
+    return MapPool(maps, curriculum=config.curriculum, difficulty=difficulty)
+
+
 def make_env(config: TrainConfig, maps: Sequence[Beatmap]) -> TrainingEnv:
-    sampler = PoolSampler(MapPool(maps, curriculum=config.curriculum))
+    sampler = PoolSampler(map_pool(config, maps))
     env = ManiaVecEnv(
         sampler.pool.maps,
         config.n_envs,

@@ -8,10 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ppomania.game.beatmap import Beatmap, BeatmapError, load_beatmap
+from ppomania.game.osu_writer import beatmap_to_osu
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,24 @@ def notes_per_second(beatmap: Beatmap) -> float:
         return 0.0
     span = max(1000.0, float(beatmap.duration_ms - beatmap.starts[0]))
     return beatmap.n_objects * 1000.0 / span
+
+
+def rosu_beatmap(beatmap: Beatmap) -> Any:
+    """``beatmap`` as a ``rosu_pp_py.Beatmap`` (read from its file when it has one)."""
+    import rosu_pp_py as rosu  # only star ratings need it: keep it off the simulator's import
+
+    if beatmap.path is not None:
+        return rosu.Beatmap(path=str(beatmap.path))
+    return rosu.Beatmap(bytes=beatmap_to_osu(beatmap))
+
+
+def star_rating(beatmap: Beatmap) -> float:
+    """osu!mania star rating (rosu-pp-py, no mods), the curriculum's measure of difficulty."""
+    import rosu_pp_py as rosu
+
+    if beatmap.n_objects == 0:
+        return 0.0
+    return float(rosu.Difficulty().calculate(rosu_beatmap(beatmap)).stars)
 
 
 class MapPool:

@@ -26,9 +26,31 @@ TINY = [
 ]  # fmt: skip
 
 
+def _default_sigint() -> None:
+    # A script started in the background by a non-interactive shell has SIGINT ignored, and its
+    # children would inherit that: each training run must take Ctrl+C as a terminal user's would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train(args: list[str]) -> subprocess.Popen:
     command = [sys.executable, "-m", "ppomania.cli", "train", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def _finish(process: subprocess.Popen, timeout: float) -> str | None:
+    """The process's output once it exits, or None (and it is killed) after ``timeout`` s."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return None
 
 
 def _temp_files(run: Path) -> list[Path]:
@@ -47,7 +69,9 @@ def one_round(runs: Path, sig: signal.Signals, max_delay: float, rng: random.Ran
     run = next(runs.glob("*/config.toml")).parent
     time.sleep(rng.uniform(0, max_delay))
     process.send_signal(sig)
-    output, _ = process.communicate(timeout=180)
+    output = _finish(process, 180)
+    if output is None:
+        return f"{sig.name}: still running 180 s after the signal"
     if sig == signal.SIGINT:
         if process.returncode != 130:
             return f"SIGINT exit {process.returncode}: {output.strip().splitlines()[-1:]}"
@@ -56,7 +80,9 @@ def one_round(runs: Path, sig: signal.Signals, max_delay: float, rng: random.Ran
     resumed = _train(
         [*TINY, "--resume", str(run), "--total-timesteps", "1000000", "--max-minutes", "0.05"]
     )
-    output, _ = resumed.communicate(timeout=300)
+    output = _finish(resumed, 300)
+    if output is None:
+        return "resume: still running after 300 s"
     if resumed.returncode != 0:
         return f"resume exit {resumed.returncode}: {output.strip().splitlines()[-1:]}"
     stray = _temp_files(run)

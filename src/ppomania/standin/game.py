@@ -195,10 +195,11 @@ class StandinGame:
         self.judgement_y = float(MARGIN + look.judgement_y)
         self.px_per_ms = look.px_per_ms
         self.skinned: SkinnedPlayfield | None = None
+        self._shown = False  # the whole window is on screen (after a first flip)
         if config.skin is not None:
             skin = config.skin if isinstance(config.skin, Skin) else load_skin(config.skin)
             self.skinned = SkinnedPlayfield(skin, beatmap, config.window, config.scroll_speed)
-            left, right = self.skinned.x[0][0], self.skinned.x[-1][1]
+            left, right = self.skinned.column_px[0][0], self.skinned.column_px[-1][1]
             self.playfield = (left, 0, right - left, config.window[1])
             self.window_size = tuple(config.window)
             self.judgement_y = self.skinned.layout.hit_y
@@ -404,6 +405,8 @@ class StandinGame:
                 for event in pygame.event.get():
                     if event.type == pygame.QUIT:
                         running = False
+                    elif event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                        self._shown = False
                     elif event.type in (pygame.KEYDOWN, pygame.KEYUP):
                         down = event.type == pygame.KEYDOWN
                         if event.key in codes:
@@ -440,6 +443,7 @@ class StandinGame:
             corner = [f"{state.score:08d}", f"{100 * state.accuracy:.2f}%"]
             lines = corner + (self._hud_lines(now) if x > left + width + MARGIN else [])
             text_y, hp_y = 8, 28 * len(lines) + 8
+            screen.fill((0, 0, 0), (x, 0, HUD_WIDTH, hp_y + 8))
         else:
             pygame.surfarray.blit_array(field_surface, self.render(now).T)
             screen.fill((0, 0, 0))
@@ -451,7 +455,12 @@ class StandinGame:
         for i, text in enumerate(lines):
             screen.blit(font.render(text, True, (200, 200, 200)), (x, text_y + 28 * i))
         pygame.draw.rect(screen, (40, 160, 40), (x, hp_y, int(160 * state.hp), 8))
-        pygame.display.flip()
+        if self.skinned is not None and self._shown:
+            # a large window: show again only what changed (X servers copy every pixel)
+            pygame.display.update([self.skinned.dirty, (x, 0, HUD_WIDTH, hp_y + 8)])
+        else:
+            pygame.display.flip()
+            self._shown = True
 
     def _hud_lines(self, now: float) -> list[str]:
         state = self.judge.state

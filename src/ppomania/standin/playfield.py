@@ -130,7 +130,7 @@ class SkinnedPlayfield:
         self.window_size = window_size
         self.scroll_speed = scroll_speed
         self.px_per_ms = self.layout.px_per_ms(scroll_speed)
-        self.surface = pygame.Surface(window_size, 0, 32)
+        self.surface = pygame.Surface(window_size, 0, 32)  # black
         self._rgb = np.zeros((window_size[1], window_size[0], 3), np.uint8)
         self._objects = [beatmap.column_objects(c).tolist() for c in range(keys)]
         self._position = {i: n for column in self._objects for n, i in enumerate(column)}
@@ -141,14 +141,20 @@ class SkinnedPlayfield:
         self._last_time = -1e9
         h = window_size[1]
         lay = self.layout
-        self.hit_y = h - lay.hit_y if lay.upside_down else lay.hit_y  # drawn downscroll, mirrored
-        self.light_y = h - lay.light_y if lay.upside_down else lay.light_y
-        self.score_y, self.combo_y = lay.score_y, lay.combo_y
-        self.x = [(round(left), round(right)) for left, right in lay.columns]
+        # drawn downscroll, then mirrored as a whole when the skin is upside down
+        self._hit_y = h - lay.hit_y if lay.upside_down else lay.hit_y
+        self._light_y = h - lay.light_y if lay.upside_down else lay.light_y
+        self._score_y, self._combo_y = lay.score_y, lay.combo_y
+        #: Each column's ``(left, right)`` x in whole window pixels (right exclusive).
+        self.column_px = [(round(left), round(right)) for left, right in lay.columns]
         self._build_columns()
         self._background = self._stage_background()
         self._bursts = {j: self._burst_frames(name) for j, name in BURST_ELEMENTS.items()}
-        self._digits = [self._scaled(skin.image(f"score-{d}")) for d in range(10)]
+        prefix = skin.ini.fonts.get("ComboPrefix", "score")  # osu!'s combo font
+        self._digits = [self._scaled(skin.image(f"{prefix}-{d}")) for d in range(10)]
+        #: ``(x, y, width, height)`` of the window that drawing changes (the rest stays black):
+        #: what a window must show again after each frame.
+        self.dirty = self._dirty_rect()
 
     # --- preparation (once per size) ------------------------------------------------------------
 
@@ -191,7 +197,7 @@ class SkinnedPlayfield:
         self._light, self._lighting_n, self._lighting_l = [], [], []
         self._lighting_cache: dict[tuple[str, float], list] = {}
         light = skin.frames(config.element("StageLight"))
-        for c, (x0, x1) in enumerate(self.x):
+        for c, (x0, x1) in enumerate(self.column_px):
             w = x1 - x0
             for part, surfaces in (("", self._note), ("H", self._head), ("T", self._tail)):
                 image = skin.image(config.note_image(c, part))
@@ -247,24 +253,26 @@ class SkinnedPlayfield:
 
         config, skin, lay = self.config, self.skin, self.layout
         w, h = self.window_size
-        hit_y = round(self.hit_y)
+        hit_y = round(self._hit_y)
+        self._background_sides = 0
         bg = pygame.Surface((w, h), 0, 32)
         bg.fill((0, 0, 0))
-        for c, (x0, x1) in enumerate(self.x):
+        for c, (x0, x1) in enumerate(self.column_px):
             r, g, b, a = config.colour(f"Colour{c + 1}")
             k = min(1.0, 2 * a / 255)  # stable draws column colours with doubled alpha
             bg.fill((round(r * k), round(g * k), round(b * k)), (x0, 0, x1 - x0, h))
-        left, right = self.x[0][0], self.x[-1][1]
+        left, right = self.column_px[0][0], self.column_px[-1][1]
         for name, anchor in (("StageLeft", "right"), ("StageRight", "left")):
             image = skin.image(config.element(name))
             surface = _surface(image.pixels, (round(_units(image)[0] * lay.scale), h))
+            self._background_sides = max(self._background_sides, surface.get_width())
             bg.blit(surface, (left - surface.get_width() if anchor == "right" else right, 0))
         r, g, b, a = config.colour("ColourColumnLine")
         line = pygame.Surface((1, max(1, hit_y)), pygame.SRCALPHA, 32)
         line.fill((r, g, b, min(255, 2 * a)))
         widths = config.column_line_width
         every_right = skin.ini.version >= 2.4
-        for c, (x0, x1) in enumerate(self.x):
+        for c, (x0, x1) in enumerate(self.column_px):
             sides = [(widths[c], x0, False)]
             if c == self.keys - 1 or (every_right and widths[c + 1] > 0):
                 sides.append((widths[c + 1], x1, True))
@@ -284,6 +292,20 @@ class SkinnedPlayfield:
             bar.fill((r, g, b, round(0.9 * max(a, 1))))
             bg.blit(bar, (left, hit_y))
         return bg
+
+    def _dirty_rect(self) -> tuple[int, int, int, int]:
+        """The columns, the stage sides and whatever spills over them (lighting, bursts,
+        a 6-digit combo), across the window's height."""
+        w, h = self.window_size
+        centre = self._stage_centre()
+        half = [centre - self.column_px[0][0] + self._background_sides]
+        half += [f.get_width() / 2 + centre - self.column_px[0][0] for f in self._lighting_n[0]]
+        half += [f.get_width() / 2 + self.column_px[-1][1] - centre for f in self._lighting_n[-1]]
+        half += [f.get_width() / 2 for frames in self._bursts.values() for f in frames[0]]
+        half.append(3 * max(d.get_width() for d in self._digits))
+        reach = int(max(half)) + 2
+        left, right = max(0, centre - reach), min(w, centre + reach)
+        return (left, 0, right - left, h)
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -314,7 +336,8 @@ class SkinnedPlayfield:
                 self._released_ms[c] = -1e9
             self._down[c] = bool(held[c])
         self._last_time = t
-        target.blit(self._background, (0, 0))
+        dirty = self.dirty
+        target.blit(self._background, dirty[:2], dirty)  # the rest of the window stays black
         for c in range(self.keys):
             self._draw_light(target, c, t)
         under = self.config.keys_under_notes
@@ -326,8 +349,8 @@ class SkinnedPlayfield:
             self._draw_keys(target)
         self._draw_lighting(target, t, judge)
         if self.layout.upside_down:
-            flipped = pygame.transform.flip(target, False, True)
-            target.blit(flipped, (0, 0))
+            flipped = pygame.transform.flip(target.subsurface(dirty), False, True)
+            target.blit(flipped, dirty[:2])
         self._draw_burst(target, t, judge.results)
         self._draw_combo(target, combo)
 
@@ -350,13 +373,13 @@ class SkinnedPlayfield:
             import pygame
 
             image = pygame.transform.scale(image, (image.get_width(), height))
-        target.blit(image, (self.x[c][0], round(self.light_y) - image.get_height()))
+        target.blit(image, (self.column_px[c][0], round(self._light_y) - image.get_height()))
 
     def _draw_keys(self, target) -> None:
         h = self.window_size[1]
         for c in range(self.keys):
             image = self._keys[c][1 if self._down[c] else 0]
-            target.blit(image, (self.x[c][0], h - image.get_height()))
+            target.blit(image, (self.column_px[c][0], h - image.get_height()))
 
     def _draw_column(self, target, c: int, t: float, judge: JudgeView) -> None:
         current = judge.current_object(c)
@@ -364,8 +387,8 @@ class SkinnedPlayfield:
             return
         objects, starts, ends = self._objects[c], self._starts, self._ends
         first = self._position[current]
-        x0 = self.x[c][0]
-        hit_y, p = self.hit_y, self.px_per_ms
+        x0 = self.column_px[c][0]
+        hit_y, p = self._hit_y, self.px_per_ms
         holding = judge.holding(c)
         # objects not judged yet but already below the window (a judge lagging behind) are skipped
         below_ms = t - (self.window_size[1] + self._tail_h[c] - hit_y) / p
@@ -402,7 +425,7 @@ class SkinnedPlayfield:
             return
         frames = self._body[c]
         frame = frames[int(t * BODY_FPS / 1000) % len(frames)] if held else frames[0]
-        x0, width = self.x[c][0], self.x[c][1] - self.x[c][0]
+        x0, width = self.column_px[c][0], self.column_px[c][1] - self.column_px[c][0]
         style = self.config.note_body_style
         if style == 0:  # stretched over the whole body; draw only the rows on screen
             length = bottom_i - top_i
@@ -421,7 +444,7 @@ class SkinnedPlayfield:
         import pygame
 
         add = pygame.BLEND_RGB_ADD
-        hit_y = round(self.hit_y)
+        hit_y = round(self._hit_y)
         lit = [False] * self.keys
         for result in reversed(judge.results):
             dt = t - result.time_ms
@@ -442,12 +465,12 @@ class SkinnedPlayfield:
                 self._blit_centred(target, frames[int(t / frame_ms) % len(frames)], c, hit_y, add)
 
     def _blit_centred(self, target, image, c: int, y: int, flags: int = 0) -> None:
-        x = (self.x[c][0] + self.x[c][1]) // 2
+        x = (self.column_px[c][0] + self.column_px[c][1]) // 2
         w, h = image.get_size()
         target.blit(image, (x - w // 2, y - h // 2), special_flags=flags)
 
     def _stage_centre(self) -> int:
-        return (self.x[0][0] + self.x[-1][1]) // 2
+        return (self.column_px[0][0] + self.column_px[-1][1]) // 2
 
     def _draw_burst(self, target, t: float, results: Sequence[HitResult]) -> None:
         if not results:
@@ -460,7 +483,7 @@ class SkinnedPlayfield:
         frames = self._bursts[last.judgement][step]
         image = frames[int(dt * 60 / 1000) % len(frames)]  # bursts loop at 60 fps
         w, h = image.get_size()
-        target.blit(image, (self._stage_centre() - w // 2, round(self.score_y) - h // 2))
+        target.blit(image, (self._stage_centre() - w // 2, round(self._score_y) - h // 2))
 
     def _draw_combo(self, target, combo: int) -> None:
         if combo <= 0:
@@ -469,5 +492,5 @@ class SkinnedPlayfield:
         width = sum(d.get_width() for d in digits)
         x = self._stage_centre() - width // 2
         for image in digits:
-            target.blit(image, (x, round(self.combo_y) - image.get_height() // 2))
+            target.blit(image, (x, round(self._combo_y) - image.get_height() // 2))
             x += image.get_width()

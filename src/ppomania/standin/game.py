@@ -23,9 +23,10 @@ the last object the results screen (state 7) shows, and with ``auto_retry`` the 
 ``retry_delay_s`` after a fail or the results.
 
 On start it prints one JSON line ``{"event": "ready", "playfield": [left, top, width, height],
-"judgement_y": ..., "px_per_ms": ..., "window": [width, height], "port": ..., "keys": ...}``
-(playfield and judgement line relative to the window) so that a parent process knows where to look
-without calibrating; at exit one ``{"event": "exit", "held": [...]}`` line.
+"judgement_y": ..., "px_per_ms": ..., "window": [width, height], "port": ..., "keys": ...,
+"scroll_speed": ..., "skin": ...}`` (the columns' span and the judgement line relative to the
+window; with a skin, from its layout) so that a parent process knows where to look without
+calibrating; at exit one ``{"event": "exit", "held": [...]}`` line.
 """
 
 from __future__ import annotations

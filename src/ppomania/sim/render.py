@@ -29,25 +29,13 @@ import numpy as np
 from numba import njit
 
 from ppomania.game.beatmap import Beatmap
+from ppomania.game.scroll import BASE_SCROLL_MS, DEFAULT_SCROLL_SPEED, scroll_ms_for
 from ppomania.sim.packed import PackedMaps
 
 BACKGROUND = 0
 LINE = 96
 BODY = 160
 HEAD = 255
-
-#: lazer's ``DrawableManiaRuleset.MAX_TIME_RANGE``: at scroll speed ``s`` a note takes
-#: ``11485 / s`` ms to cross the playfield.
-BASE_SCROLL_MS = 11485.0
-#: 11485 / 22 ≈ 522 ms of future notes, in the 450–600 ms range good players use.
-DEFAULT_SCROLL_SPEED = 22.0
-
-
-def scroll_ms_for(scroll_speed: float) -> float:
-    """Visible future (ms) at an osu!mania scroll speed setting (1–40): ``11485 / scroll_speed``."""
-    if not 1.0 <= scroll_speed <= 40.0:
-        raise ValueError(f"scroll speed must be in [1, 40], got {scroll_speed}")
-    return BASE_SCROLL_MS / scroll_speed
 
 
 @dataclass(frozen=True)

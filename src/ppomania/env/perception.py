@@ -48,6 +48,10 @@ LUT_BITS = 5
 _SHIFT = 8 - LUT_BITS
 #: Where across a column it is read (a pixel is a note pixel when two of the three are).
 SAMPLES = (0.3, 0.5, 0.7)
+#: What a colour is in a lookup table: the stage, a note, or something drawn over the stage.
+STAGE, NOTE, OVER = 0, 1, 2
+#: The judgement bursts' skin.ini names.
+BURSTS = ("Hit300g", "Hit300", "Hit200", "Hit100", "Hit50", "Hit0")
 
 
 class Perception(Protocol):
@@ -133,39 +137,68 @@ def image_colours(
 
 
 def note_table(
-    notes: np.ndarray, stage: np.ndarray, overlays: np.ndarray, tolerance: float = 40.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """One column's lookup table: which colours are notes.
+    notes: np.ndarray,
+    stage: np.ndarray,
+    overlays: np.ndarray,
+    tolerance: float = 40.0,
+    keep_conflicts: bool = True,
+) -> np.ndarray:
+    """One column's lookup table: what each colour is (:data:`STAGE`, :data:`NOTE`, :data:`OVER`).
 
     A colour is a note's when it is within ``tolerance`` of a note colour and nearer to the notes
-    than to anything the stage always shows (background, column lines, judgement line) and than
-    to every overlay colour that is not also a note colour (a white lighting over grey notes is
-    told apart by colour; over white notes it cannot be, see :class:`SkinPerception`).
+    than to the column's background (``stage``) and to every overlay colour that is not also a note
+    colour (in the same table cell): a white lighting over grey notes is told apart by colour;
+    over white notes it cannot be (see :func:`conflicts`). Else it is the stage's when within
+    ``tolerance`` of it, else something drawn over the stage (an overlay, or a note under one).
 
     :param notes, stage, overlays: ``(n, 3)`` RGB colours.
-    :returns: ``(table, conflicts)``: the ``(32768,)`` bool table and whether any overlay colour is
-        also a note colour.
+    :param keep_conflicts: False: a colour shared by a note and an overlay is the overlay's.
+    :returns: the ``(32768,)`` uint8 table.
     """
     cells = _cell_colours()
     d_note = _nearest(cells, notes)
     d_stage = _nearest(cells, stage)
-    conflict = _nearest(overlays, notes) <= tolerance / 2 if len(overlays) else np.zeros(0, bool)
-    d_overlay = _nearest(cells, overlays[~conflict])
-    table = (d_note <= tolerance) & (d_note < d_stage) & (d_note < d_overlay)
-    return table, bool(conflict.any())
+    if keep_conflicts:
+        overlays = overlays[~conflicts(overlays, notes)]
+    d_overlay = _nearest(cells, overlays)
+    note = (d_note <= tolerance) & (d_note < d_stage) & (d_note < d_overlay)
+    table = np.where(d_stage <= tolerance / 2, STAGE, OVER).astype(np.uint8)
+    table[note] = NOTE
+    return table
+
+
+def conflicts(overlays: np.ndarray, notes: np.ndarray) -> np.ndarray:
+    """Which ``overlays`` colours are also note colours (the same table cell)."""
+    if len(overlays) == 0:
+        return np.zeros(0, bool)
+    return _nearest(overlays, notes) < 1
 
 
 class SkinPerception:
     """Notes found by colour and shape, the frame drawn with the simulator's rules.
 
+    Each grab row of each column is read as stage, note or *over* (something drawn over the
+    stage: an overlay, or a note under one). Runs of note rows are objects; a gap of *over* rows
+    between two runs hid the middle of one object (a burst over a hold), so they are joined; a
+    run whose bottom ends on *over* rows had its bottom hidden: a hold whose key is held reaches
+    the judgement line (its head is pinned there), a note is a note tall.
+
     :param geometry: the agent's frame.
     :param height: grab rows.
     :param xs: ``(K, len(SAMPLES))`` grab x of the pixels read across each column.
     :param line: grab row under the judgement line.
-    :param tables: ``(K, 32768)`` bool note colours per column (:func:`note_table`).
+    :param tables: ``(K, 2, 32768)`` uint8 per column (:func:`note_table`): in the open rows, and
+        in the ``bands`` (where the judgement bursts and the combo are drawn over the lanes
+        whatever the keys: a colour shared with a note is taken as the overlay's there).
     :param note_px: ``(K,)`` a note's height in grab pixels (runs taller than 1.5 notes are holds).
-    :param doubt: ``(K, 2)`` grab rows ``[top, bottom)`` an overlay that may look like a note covers
-        while the column's key is held (``top == bottom``: none).
+    :param doubt: ``(K, 2)`` grab rows ``[top, bottom)`` the hit lighting covers around the line
+        in the columns where it looks like a note (``top == bottom``: none).
+    :param light: ``(K, 2)`` grab row of the column light's bottom and its full height (0: it
+        never looks like a note): it covers ``[bottom - level * height, bottom)`` at light level
+        ``level`` (1 while the key is held, shrinking after the release).
+    :param blind_from: grab row from which nothing is read (where the keys are drawn over the
+        notes); None: read everything.
+    :param bands: grab rows ``[top, bottom)`` of the bursts and the combo.
     """
 
     def __init__(
@@ -177,42 +210,83 @@ class SkinPerception:
         tables: np.ndarray,
         note_px: np.ndarray,
         doubt: np.ndarray,
+        light: np.ndarray,
+        blind_from: int | None = None,
+        bands: list[tuple[float, float]] | tuple = (),
     ) -> None:
         keys = geometry.keys
-        if xs.shape[0] != keys or tables.shape != (keys, 1 << (3 * LUT_BITS)):
+        if xs.shape[0] != keys or tables.shape != (keys, 2, 1 << (3 * LUT_BITS)):
             raise ValueError(f"xs and tables must describe {keys} columns")
         self.geometry, self.height, self.line = geometry, height, float(line)
         self.xs = np.asarray(xs, np.intp)
         self._flat_xs = self.xs.ravel()
-        self._offsets = np.repeat(np.arange(keys) * tables.shape[1], self.xs.shape[1])
+        cells = tables.shape[2]
+        self._offsets = np.repeat(np.arange(keys) * 2 * cells, self.xs.shape[1])[None, :]
+        region = np.zeros(height, np.intp)
+        self.bands = [(max(0, math.floor(a)), min(height, math.ceil(b))) for a, b in bands]
+        for a, b in self.bands:
+            region[a:b] = 1
+        self._row_offsets = (region * cells * 0)[:, None]
+        self._in_band = region == 1
         self.tables = tables
         self._flat_tables = tables.ravel()
         self.note_px = np.asarray(note_px, np.float64)
-        self.doubt = np.asarray(doubt, np.intp)
+        self.doubt = np.asarray(doubt, np.float64)
+        self.light = np.asarray(light, np.float64)
         self.row_px = height / geometry.height
-        self._gap = max(1, round(0.25 * float(self.note_px.min(initial=4))))
+        self.blind_from = height if blind_from is None else max(0, min(height, blind_from))
+        smallest = float(self.note_px.min())
+        self._gap = max(1, round(0.25 * smallest))
+        self._min_run = max(2, round(0.5 * smallest))  # lines and hints are thinner
         self._edges: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
-    def note_mask(self, image: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
-        """``(grab rows, K)`` bool: note pixels of each column (doubted rows of held keys off)."""
+    def doubted(self, held: np.ndarray | None) -> np.ndarray:
+        """``(K, 2)`` int grab rows ``[top, bottom)`` doubted per column at light levels ``held``
+        (``(K,)`` in [0, 1], or bool; None: none doubted)."""
+        out = np.zeros((self.geometry.keys, 2), np.intp)
+        if held is None:
+            return out
+        level = np.asarray(held, np.float64)
+        glow, shine = self.doubt[:, 1] > self.doubt[:, 0], self.light[:, 1] > 0
+        on = (level > 0) & (glow | shine)
+        light_top = self.light[:, 0] - level * self.light[:, 1]
+        top = np.where(glow, self.doubt[:, 0], np.inf)
+        top = np.where(shine, np.minimum(top, light_top), top)
+        bottom = np.where(glow, self.doubt[:, 1], -np.inf)
+        bottom = np.where(shine, np.maximum(bottom, self.light[:, 0]), bottom)
+        out[on, 0] = np.clip(np.floor(top[on]), 0, self.height)
+        out[on, 1] = np.clip(np.ceil(bottom[on]), 0, self.height)
+        return out
+
+    def classes(self, image: np.ndarray, doubted: np.ndarray) -> np.ndarray:
+        """``(grab rows, K)`` uint8: :data:`STAGE`, :data:`NOTE` or :data:`OVER` per row of each
+        column (a majority of its samples), ``doubted`` rows :data:`OVER`."""
         pixels = image[: self.height, self._flat_xs]
-        found = self._flat_tables[quantize(pixels) + self._offsets]
+        found = self._flat_tables[quantize(pixels) + self._offsets + self._row_offsets]
         n = self.xs.shape[1]
-        mask = found.reshape(self.height, -1, n).sum(axis=2) * 2 > n
-        if held is not None:
-            for c in np.flatnonzero(held):
-                top, bottom = self.doubt[c]
-                mask[top:bottom, c] = False
-        return mask
+        found = found.reshape(self.height, -1, n)
+        votes = (found == NOTE).sum(axis=2)
+        note = votes * 2 > n
+        note[self._in_band] = votes[self._in_band] == n  # bursts: only where all agree
+        stage = (found == STAGE).sum(axis=2) * 2 > n
+        out = np.where(note, NOTE, np.where(stage, STAGE, OVER)).astype(np.uint8)
+        out[self.blind_from :] = STAGE
+        for c in np.flatnonzero(doubted[:, 1] > doubted[:, 0]):
+            out[doubted[c, 0] : doubted[c, 1], c] = OVER
+        return out
 
     def runs(
-        self, mask: np.ndarray, held: np.ndarray | None = None
+        self, classes: np.ndarray, held: np.ndarray | None = None
     ) -> list[tuple[int, int, int]]:
         """``(column, top, bottom)`` grab rows of each object (bottom exclusive)."""
-        keys = mask.shape[1]
-        padded = np.zeros((mask.shape[0] + 2, keys), np.int8)
-        padded[1:-1] = mask
+        rows, keys = classes.shape
+        note = classes == NOTE
+        padded = np.zeros((rows + 2, keys), np.int8)
+        padded[1:-1] = note
         change = np.diff(padded, axis=0)
+        # Rows not covered up to each row: a gap is hidden when none of its rows is uncovered.
+        open_rows = np.zeros((rows + 1, keys), np.int32)
+        np.cumsum(classes != OVER, axis=0, out=open_rows[1:])
         out = []
         line = round(self.line)
         for c in range(keys):
@@ -220,24 +294,33 @@ class SkinPerception:
             ends = np.flatnonzero(change[:, c] == -1)
             if starts.size == 0:
                 continue
-            # Close gaps a few pixels tall (seams between a head and its body, thin overlays).
+            gaps = starts[1:] - ends[:-1]
+            hidden = open_rows[starts[1:], c] == open_rows[ends[:-1], c]
             keep = np.ones(starts.size, bool)
-            keep[1:] = starts[1:] - ends[:-1] > self._gap
+            keep[1:] = (gaps > self._gap) & ~hidden
             starts = starts[keep]
             ends = ends[np.r_[keep[1:], True]]
-            top_doubt, bottom_doubt = self.doubt[c]
-            extend = held is not None and held[c] and top_doubt < bottom_doubt
+            down = held is not None and held[c] >= 1
+            note_px = self.note_px[c]
             for top, bottom in zip(starts.tolist(), ends.tolist()):
-                if bottom - top < 2:
+                top_hidden = top > 0 and classes[top - 1, c] == OVER
+                bottom_hidden = bottom < rows and classes[bottom, c] == OVER
+                size = bottom - top
+                if size < (2 if top_hidden or bottom_hidden else self._min_run):
                     continue
-                if extend and bottom == top_doubt:
+                tall = size > 1.5 * note_px + 2
+                if bottom_hidden and tall and down:
                     bottom = max(bottom, line)
+                elif bottom_hidden and not tall:
+                    bottom = max(bottom, top + round(note_px))
+                elif top_hidden and not tall:
+                    top = min(top, bottom - round(note_px))
                 out.append((c, top, bottom))
         return out
 
     def frame(self, image: np.ndarray, out: np.ndarray, held: np.ndarray | None = None) -> None:
         g = self.geometry
-        runs = self.runs(self.note_mask(image, held), held)
+        runs = self.runs(self.classes(image, self.doubted(held)), held)
         out[...] = BACKGROUND
         out[g.judgement_row, :] = LINE
         rows, cols = [], []
@@ -256,3 +339,142 @@ class SkinPerception:
 
     def head_edges(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._edges
+
+
+# ---------------------------------------------------------------------------------------------
+# From a skin
+
+
+def _over(rgba: np.ndarray, under: np.ndarray, additive: bool = False) -> np.ndarray:
+    """Colours of ``rgba``'s visible pixels drawn over the colour ``under`` (or added to it)."""
+    pixels = rgba.reshape(-1, 4).astype(np.float32)
+    pixels = pixels[(pixels[:, 3] >= 24) | (len(pixels) == 1)]
+    alpha = pixels[:, 3:4] / 255.0
+    if additive:
+        rgb = np.minimum(255.0, under + pixels[:, :3] * alpha)
+    else:
+        rgb = pixels[:, :3] * alpha + under * (1 - alpha)
+    cells = np.unique(rgb.astype(np.uint8) >> _SHIFT, axis=0).astype(np.float32)
+    return (cells + 0.5) * (1 << _SHIFT)
+
+
+def _tinted(rgba: np.ndarray, tint: tuple[int, int, int, int]) -> np.ndarray:
+    out = rgba.astype(np.float32)
+    out[..., :3] *= np.asarray(tint[:3], np.float32) / 255.0
+    out[..., 3] *= tint[3] / 255.0
+    return out.astype(np.uint8)
+
+
+def _stack(colours: list[np.ndarray]) -> np.ndarray:
+    colours = [c for c in colours if len(c)]
+    return np.unique(np.concatenate(colours), axis=0) if colours else np.zeros((0, 3), np.float32)
+
+
+def skin_perception(
+    skin: object,
+    layout: object,
+    judgement_y: float,
+    left: float,
+    grab_top: int,
+    grab_left: int,
+    grab_width: int,
+    grab_height: int,
+    geometry: HighwayGeometry,
+    tolerance: float = 40.0,
+) -> SkinPerception:
+    """A :class:`SkinPerception` for ``skin`` (a :class:`~ppomania.skin.files.Skin`) laid out as
+    ``layout`` (a :class:`~ppomania.skin.layout.ManiaLayout`) on screen: the layout's first column
+    at screen x ``left``, its judgement line at screen row ``judgement_y``; the grab is the screen
+    rectangle ``grab_left, grab_top, grab_width, grab_height``; ``geometry`` the agent's frame."""
+    keys = geometry.keys
+    config = skin.ini.mania(keys)  # type: ignore[attr-defined]
+    lay = layout
+    if lay.keys != keys:  # type: ignore[attr-defined]
+        raise ValueError(f"the layout has {lay.keys} columns, the frame {keys}")  # type: ignore[attr-defined]
+    if lay.upside_down:  # type: ignore[attr-defined]
+        raise ValueError("upside-down skins are not supported by the live perception yet")
+    dx = left - lay.columns[0][0]  # type: ignore[attr-defined]
+    dy = judgement_y - lay.hit_y  # type: ignore[attr-defined]
+    scale = lay.scale  # type: ignore[attr-defined]
+    columns = [(a + dx, b + dx) for a, b in lay.columns]  # type: ignore[attr-defined]
+    xs = column_xs(columns, grab_left, grab_width)
+
+    def units_h(image: object) -> float:
+        return image.pixels.shape[0] / image.scale * scale  # type: ignore[attr-defined]
+
+    # Overlays drawn whatever the keys: judgement bursts and combo digits; their bands (grab rows).
+    bursts = [
+        f.pixels
+        for name in BURSTS
+        for f in skin.frames(config.element(name))  # type: ignore[attr-defined]
+    ]
+    digits = [skin.image(f"score-{d}").pixels for d in range(10)]  # type: ignore[attr-defined]
+    keys_img = [
+        skin.image(config.key_image(c, down)).pixels  # type: ignore[attr-defined]
+        for c in range(keys)
+        for down in (False, True)
+    ]
+    lighting = [
+        f
+        for name in ("LightingN", "LightingL")
+        for f in skin.frames(config.element(name))  # type: ignore[attr-defined]
+    ]
+    lights = skin.frames(config.element("StageLight"))  # type: ignore[attr-defined]
+    hint = skin.image(config.element("StageHint")).pixels  # type: ignore[attr-defined]
+    tables = np.zeros((keys, 2, 1 << (3 * LUT_BITS)), np.uint8)
+    note_px = np.zeros(keys)
+    glow_on, light_on = np.zeros(keys, bool), np.zeros(keys, bool)
+    cache: dict[tuple, tuple[np.ndarray, np.ndarray, bool, bool]] = {}
+    line = np.array(
+        [config.colour(n)[:3] for n in ("ColourColumnLine", "ColourJudgementLine")], np.float32
+    )
+    for c in range(keys):
+        r, g, b, a = config.colour(f"Colour{c + 1}")
+        k = min(1.0, 2 * a / 255)  # stable draws column colours with doubled alpha
+        under = np.array([r * k, g * k, b * k], np.float32)
+        parts = [skin.image(config.note_image(c, p)) for p in ("", "H", "T")]  # type: ignore[attr-defined]
+        bodies = skin.frames(config.note_image(c, "L"))  # type: ignore[attr-defined]
+        note_px[c] = lay.note_height(parts[0], c)  # type: ignore[attr-defined]
+        tint = config.colour(f"ColourLight{c + 1}")
+        key = (*(p.name for p in parts), bodies[0].name, tuple(under), tint)
+        if key not in cache:
+            notes = _stack([_over(p.pixels, under) for p in parts + bodies])
+            glows = _stack([_over(f.pixels, under, additive=True) for f in lighting])
+            shines = _stack([_over(_tinted(f.pixels, tint), under) for f in lights])
+            overlays = _stack(
+                [_over(x, under) for x in bursts + digits + keys_img + [hint]]
+                + [glows, shines, line]
+            )
+            stage = _over(np.zeros((1, 1, 4), np.uint8), under)  # the background's cell
+            cache[key] = (
+                note_table(notes, stage, overlays, tolerance),
+                note_table(notes, stage, overlays, tolerance, keep_conflicts=False),
+                bool(conflicts(glows, notes).any()),
+                bool(conflicts(shines, notes).any()),
+            )
+        tables[c, 0], tables[c, 1], glow_on[c], light_on[c] = cache[key]
+    # Rows doubted while a key is held (or was just let go), where an overlay looks like a note:
+    # the hit lighting around the judgement line, the column light above LightPosition.
+    hit = judgement_y - grab_top
+    light = lay.light_y + dy - grab_top  # type: ignore[attr-defined]
+    light_h = max((units_h(f) for f in lights), default=0.0)
+    glow_h = max((units_h(f) for f in lighting), default=0.0)
+    doubt = np.zeros((keys, 2))
+    doubt[glow_on] = [hit - glow_h / 2, hit + glow_h / 2]
+    shine = np.zeros((keys, 2))
+    shine[light_on] = [light, light_h]
+    blind = None
+    if not config.keys_under_notes:
+        window_h = lay.window[1]  # type: ignore[attr-defined]
+        keys_top = min(window_h - units_h(skin.image(config.key_image(c, d)))  # type: ignore[attr-defined]
+                       for c in range(keys) for d in (False, True))  # fmt: skip
+        blind = math.ceil(max(keys_top + dy - grab_top, hit))
+    burst_h = max((units_h(skin.image(config.element(n))) for n in BURSTS), default=0.0)  # type: ignore[attr-defined]
+    digit_h = max(units_h(skin.image(f"score-{d}")) for d in range(10))  # type: ignore[attr-defined]
+    bands = [
+        (lay.score_y + dy - grab_top - burst_h / 2, lay.score_y + dy - grab_top + burst_h / 2),  # type: ignore[attr-defined]
+        (lay.combo_y + dy - grab_top - digit_h / 2, lay.combo_y + dy - grab_top + digit_h / 2),  # type: ignore[attr-defined]
+    ]
+    return SkinPerception(
+        geometry, grab_height, xs, hit, tables, note_px, doubt, shine, blind, bands
+    )

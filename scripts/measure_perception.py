@@ -1,0 +1,185 @@
+"""Offline measurement of the live perception options against the simulator's frames.
+
+For each look (the built-in default-like skin, the ppomania skin, osu!'s special test skin) it draws
+the stand-in's osu!-style playfield headlessly at many times of a real map, played by an
+autoplay with timing errors (so there are hits, held holds, lighting, bursts, combo), grabs the
+capture area the calibration gives, turns it into the agent's frame with each perception option
+and compares with the simulator's frame at the same time and judge state:
+
+- ``equal``: % of frame pixels equal;
+- ``heads``: % of the simulator's heads with a perceived head whose bottom row is within 1 row
+  (recall), ``phantom``: % of perceived heads with no simulator head within 1 row;
+- ``us``: perception time per frame (µs).
+
+Run: ``PYTHONPATH=src python scripts/measure_perception.py [--times 300] [--map PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ppomania.env.perception import PalettePerception, column_xs, skin_perception
+from ppomania.env.spaces import default_geometry
+from ppomania.game.beatmap import load_beatmap
+from ppomania.game.judge import Judge
+from ppomania.game.rules import Mods
+from ppomania.sim.packed import PackedMaps
+from ppomania.sim.render import HEAD, CaptureArea, render_frames
+from ppomania.skin.files import load_skin
+from ppomania.standin.playfield import SkinnedPlayfield
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPS = {
+    4: ROOT / "tests/data/ppy-osu/diffcalc-test.osu",
+    7: ROOT / "tests/data/ppy-osu/7K.osu",
+}
+SPECIAL = ROOT / "tests/data/osu-special-skin"
+if not SPECIAL.exists():
+    SPECIAL = ROOT.parent / "shared/skins/osu-special-skin"
+
+
+def sim_frame(beatmap, judge: Judge, t: float, geometry) -> np.ndarray:
+    packed = PackedMaps([beatmap])
+    packed_index = np.empty(packed.n_objects, np.int64)
+    packed_index[packed.object_index] = np.arange(packed.n_objects)
+    cursor = np.zeros((1, beatmap.keys), np.int64)
+    held = np.zeros((1, beatmap.keys), np.bool_)
+    for c in range(beatmap.keys):
+        current = judge.current_object(c)
+        cursor[0, c] = packed_index[current] if current >= 0 else packed.col_begin[0, c + 1]
+        held[0, c] = judge.holding(c)
+    out = np.zeros((1, *geometry.shape), np.uint8)
+    render_frames(out, np.array([t]), np.zeros(1, np.int64), cursor, held, packed, geometry)
+    return out[0]
+
+
+def head_rows(frame: np.ndarray, geometry) -> set[tuple[int, int]]:
+    """(column, bottom row) of each head run in a frame."""
+    cw = geometry.column_width
+    centre = frame[:, cw // 2 :: cw] == HEAD
+    bottom = centre & ~np.vstack([centre[1:], np.zeros((1, centre.shape[1]), bool)])
+    ys, cs = np.nonzero(bottom)
+    return set(zip(cs.tolist(), ys.tolist()))
+
+
+def events_of(beatmap, seed: int = 0) -> list[tuple[int, int, bool]]:
+    rng = np.random.default_rng(seed)
+    events = []
+    for i in range(beatmap.n_objects):
+        start, end, c = int(beatmap.starts[i]), int(beatmap.ends[i]), int(beatmap.columns[i])
+        error = int(rng.integers(-25, 25))
+        events.append((start + error, c, True))
+        events.append((max(start, end) + error + int(rng.integers(30, 70)), c, False))
+    events.sort()
+    return events
+
+
+def looks() -> dict[str, object]:
+    out = {"default": load_skin(None)}
+    try:
+        from ppomania.skin.ppomania_skin import ppomania_skin
+
+        out["ppomania"] = ppomania_skin()
+    except ImportError:
+        pass
+    if SPECIAL.exists():
+        out["special"] = load_skin(SPECIAL)
+    return out
+
+
+def measure(beatmap, skin, n_times: int, window=(640, 480), until_ms: float = 30000.0):
+    geometry = default_geometry(beatmap.keys)
+    field = SkinnedPlayfield(skin, beatmap, window)
+    lay = field.layout
+    left, right = lay.columns[0][0], lay.columns[-1][1]
+    p = field.px_per_ms
+    row_px = p * geometry.ms_per_row
+    top = round(lay.hit_y - (geometry.judgement_row + 1) * row_px)
+    area = CaptureArea(round(left), top, round(right - left), round(geometry.height * row_px))
+    options = {
+        "palette": PalettePerception(
+            CaptureArea(0, 0, area.width, area.height),
+            geometry,
+            column_xs(list(lay.columns), area.left, area.width)[:, 1],
+        ),
+        "skin": skin_perception(
+            skin, lay, lay.hit_y, left, area.top, area.left, area.width, area.height, geometry
+        ),
+    }
+    events = events_of(beatmap)
+    end = min(until_ms, float(beatmap.ends.max()))
+    times = np.sort(np.random.default_rng(1).uniform(0, end, n_times))
+    judge = Judge(beatmap, Mods.NO_FAIL)
+    held = np.zeros(beatmap.keys, bool)
+    released = np.full(beatmap.keys, -1e9)
+    combo, k = 0, 0
+    stats = {name: {"equal": [], "hit": 0, "heads": 0, "phantom": 0, "seen": 0, "us": []}
+             for name in options}  # fmt: skip
+    out = np.zeros(geometry.shape, np.uint8)
+    for t in times:
+        while k < len(events) and events[k][0] <= t:
+            at, c, down = events[k]
+            (judge.press if down else judge.release)(at, c)
+            held[c] = down
+            if not down:
+                released[c] = at
+            k += 1
+        judge.advance(t)
+        combo = int(judge.state.combo) if hasattr(judge.state, "combo") else combo
+        picture = field.draw(t, judge, held.tolist(), combo)
+        grab = np.zeros((area.height, area.width, 4), np.uint8)
+        y0 = max(0, area.top)
+        rows = picture[y0 : area.top + area.height, area.left : area.left + area.width]
+        grab[y0 - area.top : y0 - area.top + rows.shape[0], : rows.shape[1], :3] = rows[..., ::-1]
+        expected = sim_frame(beatmap, judge, t, geometry)
+        truth = head_rows(expected, geometry)
+        level = np.where(held, 1.0, np.clip(1 - (t - released) / 450.0, 0, 1))
+        for name, perception in options.items():
+            t0 = time.perf_counter()
+            perception.frame(grab, out, level)
+            s = stats[name]
+            s["us"].append(1e6 * (time.perf_counter() - t0))
+            s["equal"].append((out == expected).mean())
+            seen = head_rows(out, geometry)
+            s["heads"] += len(truth)
+            s["hit"] += sum(any((c, y + d) in seen for d in (-1, 0, 1)) for c, y in truth)
+            s["seen"] += len(seen)
+            s["phantom"] += sum(not any((c, y + d) in truth for d in (-1, 0, 1)) for c, y in seen)
+    return {
+        name: {
+            "equal": 100 * float(np.mean(s["equal"])),
+            "heads": 100 * s["hit"] / max(1, s["heads"]),
+            "phantom": 100 * s["phantom"] / max(1, s["seen"]),
+            "us": float(np.median(s["us"])),
+        }
+        for name, s in stats.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--times", type=int, default=300)
+    parser.add_argument("--keys", type=int, nargs="*", default=[4, 7])
+    parser.add_argument("--looks", nargs="*")
+    args = parser.parse_args()
+    for keys in args.keys:
+        beatmap = load_beatmap(MAPS[keys])
+        for name, skin in looks().items():
+            if args.looks and name not in args.looks:
+                continue
+            if name == "special" and keys != 4:
+                continue
+            for option, m in measure(beatmap, skin, args.times).items():
+                print(
+                    f"{keys}K {name:<9} {option:<8} equal {m['equal']:6.2f}%  heads "
+                    f"{m['heads']:6.2f}%  phantom {m['phantom']:6.2f}%  {m['us']:6.0f} µs",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ SUBCOMMANDS = (
     "calibrate",
     "play",
     "demo",
+    "skin",
 )
 
 

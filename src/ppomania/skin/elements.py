@@ -83,7 +83,7 @@ def _note(kind: str, part: str) -> np.ndarray:
     x = (np.arange(w)[None, :] + 0.5) / w
     # 154 at the rim to ~237 in the centre: the default note's bevel
     light = 1.0 - np.maximum(np.abs(y - 0.5) * 2.0, np.abs(x - 0.5) * 2.0) ** 2
-    level = np.clip(154 + (grey - 154) * 0.6 + light * 60, 0, 237)
+    level = np.clip(grey - 35 + light * 75, 154, 237)
     out = _rgba(h, w)
     out[..., :3] = level[..., None].astype(np.uint8)
     out[..., 3] = (_rounded(h, w, 7.0) * 255).astype(np.uint8)
@@ -206,6 +206,9 @@ def default_element(name: str) -> np.ndarray | None:
     keyimg = re.fullmatch(r"mania-key([12s])(d?)", key)
     if keyimg:
         return _key(bool(keyimg.group(2)))
+    for digit_name, ch in _DIGIT_NAMES.items():
+        if key == digit_name:
+            return _text(ch, (255, 255, 255), 3, outline=False)
     frame = _FRAME.fullmatch(name)
     if frame:
         base, index = frame.group("base"), int(frame.group("index"))
@@ -219,9 +222,6 @@ def default_element(name: str) -> np.ndarray | None:
     for burst, (text, rgb) in _BURSTS.items():
         if key == burst:
             return _text(text, rgb, 4, outline=True)
-    for digit_name, ch in _DIGIT_NAMES.items():
-        if key == digit_name:
-            return _text(ch, (255, 255, 255), 3, outline=False)
     builders = {
         "mania-stage-left": lambda: _stage_side(True),
         "mania-stage-right": lambda: _stage_side(False),

@@ -19,6 +19,7 @@ import os
 import struct
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -242,7 +243,7 @@ class Skin:
         return [self.image(name, fallback)]
 
     @staticmethod
-    def _frames_from(find, base: str) -> list[SkinImage]:  # type: ignore[no-untyped-def]
+    def _frames_from(find: Callable[[str], SkinImage | None], base: str) -> list[SkinImage]:
         frames = []
         while len(frames) < 1000:
             frame = find(f"{base}-{len(frames)}")

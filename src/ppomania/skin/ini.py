@@ -365,8 +365,10 @@ def parse_skin_ini(text: str, source: str) -> SkinIni:
             fonts[key] = value
         elif builder is not None:
             if key == "Keys":
-                close()
-                builder = _ManiaBuilder(source, _version(general))
+                if builder.values is not None:
+                    # a second Keys in one section starts another configuration
+                    close()
+                    builder = _ManiaBuilder(source, _version(general))
                 try:
                     keys = int(value)
                 except ValueError:

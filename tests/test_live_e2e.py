@@ -146,6 +146,7 @@ class Standin:
         env = dict(os.environ, DISPLAY=display, SDL_VIDEO_WINDOW_POS="0,0")
         env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
         command = [sys.executable, "-m", "ppomania.cli", "standin", str(map_path), "--realtime"]
+        command += ["--look", "sim"]  # the tests compare its pixels with the simulator's frames
         self.proc = subprocess.Popen(
             [*command, "--port", str(self.port), *args], stdout=subprocess.PIPE, text=True, env=env
         )

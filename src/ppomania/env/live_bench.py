@@ -96,6 +96,7 @@ def standin_game(map_path: Path, display: str, *args: str) -> Iterator[tuple[int
     env = dict(os.environ, DISPLAY=display, SDL_VIDEO_WINDOW_POS="0,0")
     env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
     command = [sys.executable, "-m", "ppomania.cli", "standin", str(map_path), "--realtime"]
+    command += ["--look", "sim"]  # the live frames are sampled from the simulator's look
     proc = subprocess.Popen(
         [*command, "--port", str(port), "--auto-retry", *args],
         stdout=subprocess.PIPE,

@@ -173,6 +173,8 @@ def build_tosu_v2(snap: GameSnapshot) -> dict[str, Any]:
     settings = fresh(V2_SETTINGS)
     settings["mode"] = _nn(snap.mode, RULESETS)
     settings["skin"]["name"] = snap.skin
+    if snap.scroll_speed is not None:
+        settings["mania"]["scrollSpeed"] = snap.scroll_speed
     profile = fresh(V2_PROFILE)
     profile.update(name=snap.player_name, mode=_nn(snap.mode, RULESETS))
     return {

@@ -125,6 +125,8 @@ class GameSnapshot:
     :param hit_errors: hit errors of the play so far (ms, negative = early).
     :param hp_smooth: the animated health bar in [0, 1]; None = ``state.hp``.
     :param stars_live: star rating of the part played so far; None = ``beatmap.stars``.
+    :param scroll_speed: osu!mania's scroll speed setting (tosu v2 ``settings.mania.scrollSpeed``);
+        None = not known (the documents show a neutral value; the parser does not read it).
     """
 
     state: GameState = field(default_factory=GameState)
@@ -139,6 +141,7 @@ class GameSnapshot:
     game_folder: str = ""
     songs_folder: str = ""
     skin: str = ""
+    scroll_speed: float | None = None
 
     @property
     def code(self) -> int:

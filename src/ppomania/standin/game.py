@@ -1,11 +1,14 @@
 """The stand-in game: a real pygame window that plays a beatmap in real time with the core's rules.
 
-It lets the live backend run end to end without osu!: the window draws the note highway in a fixed
-look of its own (:class:`StandinLook`, whatever frame the agent uses), judges the keyboard with
-:class:`~ppomania.game.Judge`, shows judgements, combo, accuracy and HP beside the playfield, and
-publishes a :class:`GameSnapshot` to a :class:`StateServer` every loop iteration.
+It lets the live backend run end to end without osu!: the window draws the playfield, judges the
+keyboard with :class:`~ppomania.game.Judge`, shows judgements, combo, accuracy and HP, and publishes
+a :class:`GameSnapshot` to a :class:`StateServer` every loop iteration.
 
-The look is the simulator's highway drawn at high resolution with continuous (sub-row) note
+Two looks. With a skin (:attr:`StandinConfig.skin`) the window is a client area of
+``StandinConfig.window`` pixels in which :class:`~ppomania.standin.playfield.SkinnedPlayfield`
+draws the stage as osu!stable does, placed by the skin's layout, with score and accuracy at the top
+right. Without one, :class:`StandinLook`:
+the simulator's highway drawn at high resolution with continuous (sub-row) note
 positions, in the simulator's palette: black background, a grey judgement line, grey hold bodies,
 white heads. Its proportions are those of the default agent frame (48 rows, line at row 43, heads
 two rows tall, hold bodies one row past the tail) with ``row_px`` screen pixels per row, and its
@@ -20,9 +23,10 @@ the last object the results screen (state 7) shows, and with ``auto_retry`` the 
 ``retry_delay_s`` after a fail or the results.
 
 On start it prints one JSON line ``{"event": "ready", "playfield": [left, top, width, height],
-"judgement_y": ..., "px_per_ms": ..., "window": [width, height], "port": ..., "keys": ...}``
-(playfield and judgement line relative to the window) so that a parent process knows where to look
-without calibrating; at exit one ``{"event": "exit", "held": [...]}`` line.
+"judgement_y": ..., "px_per_ms": ..., "window": [width, height], "port": ..., "keys": ...,
+"scroll_speed": ..., "skin": ...}`` (the columns' span and the judgement line relative to the
+window; with a skin, from its layout) so that a parent process knows where to look without
+calibrating; at exit one ``{"event": "exit", "held": [...]}`` line.
 """
 
 from __future__ import annotations
@@ -41,15 +45,19 @@ from ppomania.game.beatmap import Beatmap
 from ppomania.game.judge import HitResult, Judge
 from ppomania.game.rules import DEFAULT_BINDINGS
 from ppomania.game.score import GameState, Phase
+from ppomania.game.scroll import BASE_SCROLL_MS, DEFAULT_SCROLL_SPEED, scroll_ms_for
 from ppomania.protocol.endpoint import DEFAULT_PORT
 from ppomania.protocol.snapshot import BeatmapInfo, GameSnapshot
 from ppomania.realtime import realtime_priority
-from ppomania.sim.render import BACKGROUND, BASE_SCROLL_MS, BODY, DEFAULT_SCROLL_SPEED, HEAD, LINE
+from ppomania.sim.render import BACKGROUND, BODY, HEAD, LINE
+from ppomania.skin.files import Skin, load_skin
+from ppomania.standin.playfield import SkinnedPlayfield
 from ppomania.standin.server import StateServer
 
 WINDOW_TITLE = "ppomania stand-in"
 MARGIN = 24  # pixels around the playfield
 HUD_WIDTH = 240
+DEFAULT_WINDOW = (1280, 720)  # the skinned look's client area
 RESULTS_DELAY_MS = 500  # time after the last object's window before the results show
 LINE_PX = 3  # thickness of the drawn judgement line, just above judgement_y
 
@@ -108,7 +116,13 @@ class StandinConfig:
     :param lead_in_ms: map time runs from ``-lead_in_ms`` at play start (default 2000).
     :param auto_retry: restart ``retry_delay_s`` after a fail or the results (default False).
     :param retry_delay_s: see ``auto_retry`` (default 1.5).
-    :param look: the highway's look; None = ``StandinLook(keys)``.
+    :param skin: draw the playfield as osu!stable does from this skin (a loaded
+        :class:`~ppomania.skin.files.Skin`, a skin folder or ``.osk``); None = the simulator's look
+        (``look``). ``ppomania standin`` passes the default-like skin unless asked for ``--look sim``.
+    :param window: the skinned look's window client area ``(width, height)`` (default 1280×720).
+    :param scroll_speed: osu!'s scroll speed setting (default :data:`DEFAULT_SCROLL_SPEED`); it sets
+        the fall speed of either look and is served as tosu's ``settings.mania.scrollSpeed``.
+    :param look: the simulator look's geometry; None = ``StandinLook(keys)`` at ``scroll_speed``.
     :param bindings: pygame key names per column; None = :data:`DEFAULT_BINDINGS`.
     :param fps: drawing rate (default 120); input is polled about every millisecond.
     :param kill_server_after_s: stop the state server this long after start (None = never)…
@@ -124,6 +138,9 @@ class StandinConfig:
     lead_in_ms: float = 2000.0
     auto_retry: bool = False
     retry_delay_s: float = 1.5
+    skin: Skin | str | os.PathLike | None = None
+    window: tuple[int, int] = DEFAULT_WINDOW
+    scroll_speed: float = DEFAULT_SCROLL_SPEED
     look: StandinLook | None = None
     bindings: tuple[str, ...] | None = None
     fps: float = 120.0
@@ -157,7 +174,9 @@ class StandinGame:
     def __init__(self, beatmap: Beatmap, config: StandinConfig | None = None) -> None:
         self.beatmap = beatmap
         self.config = config = config or StandinConfig()
-        self.look = config.look or StandinLook(beatmap.keys)
+        self.look = config.look or StandinLook(
+            beatmap.keys, scroll_ms=scroll_ms_for(config.scroll_speed)
+        )
         if self.look.keys != beatmap.keys:
             raise ValueError(f"the look has {self.look.keys} columns, the map {beatmap.keys}")
         bindings = config.bindings or DEFAULT_BINDINGS.get(beatmap.keys)
@@ -171,9 +190,21 @@ class StandinGame:
         self.songs_folder = songs if beatmap.path or config.songs_folder else ""
         self.server = StateServer(config.flavor, config.port)
         look = self.look
-        #: Playfield rectangle in window coordinates: ``(left, top, width, height)``.
+        #: Playfield rectangle (the columns) in window coordinates: ``(left, top, width, height)``.
         self.playfield = (MARGIN, MARGIN, look.width, look.height)
         self.window_size = (2 * MARGIN + look.width + HUD_WIDTH, 2 * MARGIN + look.height)
+        self.judgement_y = float(MARGIN + look.judgement_y)
+        self.px_per_ms = look.px_per_ms
+        self.skinned: SkinnedPlayfield | None = None
+        self._shown = False  # the whole window is on screen (after a first flip)
+        if config.skin is not None:
+            skin = config.skin if isinstance(config.skin, Skin) else load_skin(config.skin)
+            self.skinned = SkinnedPlayfield(skin, beatmap, config.window, config.scroll_speed)
+            left, right = self.skinned.column_px[0][0], self.skinned.column_px[-1][1]
+            self.playfield = (left, 0, right - left, config.window[1])
+            self.window_size = tuple(config.window)
+            self.judgement_y = self.skinned.layout.hit_y
+            self.px_per_ms = self.skinned.px_per_ms
         self._end_ms = float(beatmap.ends.max(initial=0)) if beatmap.n_objects else 0.0
         self._columns = _Columns.of(beatmap)
         self._starts = beatmap.starts.tolist()
@@ -277,7 +308,20 @@ class StandinGame:
             beatmap=self.info,
             hit_errors=self.hit_errors,
             songs_folder=self.songs_folder,
+            skin=self.skin_name,
+            scroll_speed=self.scroll_speed,
         )
+
+    @property
+    def skin_name(self) -> str:
+        """The skin's name as osu! reports it ("" for the simulator's look)."""
+        return self.skinned.skin.name if self.skinned is not None else ""
+
+    @property
+    def scroll_speed(self) -> float:
+        """The scroll speed setting, as tosu serves it (an integer when whole)."""
+        speed = float(self.config.scroll_speed)
+        return int(speed) if speed.is_integer() else speed
 
     def render(self, now: float) -> np.ndarray:
         """The playfield's ``(height, width)`` grey picture at ``now`` (a reused buffer)."""
@@ -323,11 +367,13 @@ class StandinGame:
         return {
             "event": "ready",
             "playfield": list(self.playfield),
-            "judgement_y": self.playfield[1] + self.look.judgement_y,
-            "px_per_ms": self.look.px_per_ms,
+            "judgement_y": self.judgement_y,
+            "px_per_ms": self.px_per_ms,
             "window": list(self.window_size),
             "port": self.server.port,
             "keys": self.beatmap.keys,
+            "scroll_speed": self.scroll_speed,
+            "skin": self.skin_name,
         }
 
     def run(self, seconds: float | None = None) -> None:
@@ -360,6 +406,8 @@ class StandinGame:
                 for event in pygame.event.get():
                     if event.type == pygame.QUIT:
                         running = False
+                    elif event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                        self._shown = False
                     elif event.type in (pygame.KEYDOWN, pygame.KEYUP):
                         down = event.type == pygame.KEYDOWN
                         if event.key in codes:
@@ -386,12 +434,36 @@ class StandinGame:
             print(json.dumps({"event": "exit", "held": self.held}), flush=True)
 
     def _draw(self, pygame, screen, field_surface, font, now: float) -> None:
-        pygame.surfarray.blit_array(field_surface, self.render(now).T)
-        screen.fill((0, 0, 0))
+        state = self.judge.state
         left, top, width, height = self.playfield
-        screen.blit(field_surface, (left, top))
-        pygame.draw.rect(screen, (60, 60, 90), (left - 2, top - 2, width + 4, height + 4), 1)
-        x = left + width + MARGIN
+        if self.skinned is not None:
+            # osu!'s place for score and accuracy: the top right; the rest beside it when clear
+            time_ms = self.map_time_ms(now)
+            self.skinned.draw_on(screen, time_ms, self.judge, self.held, state.combo)
+            x = self.window_size[0] - HUD_WIDTH
+            corner = [f"{state.score:08d}", f"{100 * state.accuracy:.2f}%"]
+            lines = corner + (self._hud_lines(now) if x > left + width + MARGIN else [])
+            text_y, hp_y = 8, 28 * len(lines) + 8
+            screen.fill((0, 0, 0), (x, 0, HUD_WIDTH, hp_y + 8))
+        else:
+            pygame.surfarray.blit_array(field_surface, self.render(now).T)
+            screen.fill((0, 0, 0))
+            screen.blit(field_surface, (left, top))
+            pygame.draw.rect(screen, (60, 60, 90), (left - 2, top - 2, width + 4, height + 4), 1)
+            x = left + width + MARGIN
+            lines = self._hud_lines(now)
+            text_y, hp_y = top, top + height - 12
+        for i, text in enumerate(lines):
+            screen.blit(font.render(text, True, (200, 200, 200)), (x, text_y + 28 * i))
+        pygame.draw.rect(screen, (40, 160, 40), (x, hp_y, int(160 * state.hp), 8))
+        if self.skinned is not None and self._shown:
+            # a large window: show again only what changed (X servers copy every pixel)
+            pygame.display.update([self.skinned.dirty, (x, 0, HUD_WIDTH, hp_y + 8)])
+        else:
+            pygame.display.flip()
+            self._shown = True
+
+    def _hud_lines(self, now: float) -> list[str]:
         state = self.judge.state
         lines = [
             self.beatmap.name[:24],
@@ -409,10 +481,7 @@ class StandinGame:
             lines.append("PAUSED (Esc)")
         elif self.phase in (Phase.FAILED, Phase.RESULTS):
             lines.append(f"{self.phase.name} (` retry)")
-        for i, text in enumerate(lines):
-            screen.blit(font.render(text, True, (200, 200, 200)), (x, top + 28 * i))
-        pygame.draw.rect(screen, (40, 160, 40), (x, top + height - 12, int(160 * state.hp), 8))
-        pygame.display.flip()
+        return lines
 
 
 def run_standin(beatmap: Beatmap, config: StandinConfig, seconds: float | None = None) -> int:

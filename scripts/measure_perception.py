@@ -17,11 +17,13 @@ Run: ``PYTHONPATH=src python scripts/measure_perception.py [--times 300] [--map 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ppomania.cli import main as main_cli
 from ppomania.env.perception import PalettePerception, column_xs, skin_perception
 from ppomania.env.spaces import default_geometry
 from ppomania.game.beatmap import load_beatmap
@@ -38,8 +40,7 @@ MAPS = {
     7: ROOT / "tests/data/ppy-osu/7K.osu",
 }
 SPECIAL = ROOT / "tests/data/osu-special-skin"
-if not SPECIAL.exists():
-    SPECIAL = ROOT.parent / "shared/skins/osu-special-skin"
+WINDOW = (854, 480)
 
 
 def sim_frame(beatmap, judge: Judge, t: float, geometry) -> np.ndarray:
@@ -78,20 +79,16 @@ def events_of(beatmap, seed: int = 0) -> list[tuple[int, int, bool]]:
     return events
 
 
-def looks() -> dict[str, object]:
-    out = {"default": load_skin(None)}
-    try:
-        from ppomania.skin.ppomania_skin import ppomania_skin
-
-        out["ppomania"] = ppomania_skin()
-    except ImportError:
-        pass
-    if SPECIAL.exists():
-        out["special"] = load_skin(SPECIAL)
-    return out
+def looks(folder: Path) -> dict[str, object]:
+    """The built-in default-like look, the ppomania skin (written into ``folder``), osu!'s special
+    test skin."""
+    osk = folder / "ppomania.osk"
+    if not osk.exists():
+        main_cli(["skin", "--output", str(osk)])
+    return {"default": load_skin(None), "ppomania": load_skin(osk), "special": load_skin(SPECIAL)}
 
 
-def measure(beatmap, skin, n_times: int, window=(640, 480), until_ms: float = 30000.0):
+def measure(beatmap, skin, n_times: int, window=WINDOW, until_ms: float = 30000.0):
     geometry = default_geometry(beatmap.keys)
     field = SkinnedPlayfield(skin, beatmap, window)
     lay = field.layout
@@ -116,7 +113,7 @@ def measure(beatmap, skin, n_times: int, window=(640, 480), until_ms: float = 30
     judge = Judge(beatmap, Mods.NO_FAIL)
     held = np.zeros(beatmap.keys, bool)
     released = np.full(beatmap.keys, -1e9)
-    combo, k = 0, 0
+    k = 0
     stats = {name: {"equal": [], "hit": 0, "heads": 0, "phantom": 0, "seen": 0, "us": []}
              for name in options}  # fmt: skip
     out = np.zeros(geometry.shape, np.uint8)
@@ -129,7 +126,7 @@ def measure(beatmap, skin, n_times: int, window=(640, 480), until_ms: float = 30
                 released[c] = at
             k += 1
         judge.advance(t)
-        combo = int(judge.state.combo) if hasattr(judge.state, "combo") else combo
+        combo = int(judge.state.combo)
         picture = field.draw(t, judge, held.tolist(), combo)
         grab = np.zeros((area.height, area.width, 4), np.uint8)
         y0 = max(0, area.top)
@@ -166,19 +163,19 @@ def main() -> None:
     parser.add_argument("--keys", type=int, nargs="*", default=[4, 7])
     parser.add_argument("--looks", nargs="*")
     args = parser.parse_args()
-    for keys in args.keys:
-        beatmap = load_beatmap(MAPS[keys])
-        for name, skin in looks().items():
-            if args.looks and name not in args.looks:
-                continue
-            if name == "special" and keys != 4:
-                continue
-            for option, m in measure(beatmap, skin, args.times).items():
-                print(
-                    f"{keys}K {name:<9} {option:<8} equal {m['equal']:6.2f}%  heads "
-                    f"{m['heads']:6.2f}%  phantom {m['phantom']:6.2f}%  {m['us']:6.0f} µs",
-                    flush=True,
-                )
+    with tempfile.TemporaryDirectory() as tmp:
+        all_looks = looks(Path(tmp))
+        for keys in args.keys:
+            beatmap = load_beatmap(MAPS[keys])
+            for name, skin in all_looks.items():
+                if (args.looks and name not in args.looks) or (name == "special" and keys != 4):
+                    continue  # the special skin has a [Mania] section for 4K only
+                for option, m in measure(beatmap, skin, args.times).items():
+                    print(
+                        f"{keys}K {name:<9} {option:<8} equal {m['equal']:6.2f}%  heads "
+                        f"{m['heads']:6.2f}%  phantom {m['phantom']:6.2f}%  {m['us']:6.0f} µs",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

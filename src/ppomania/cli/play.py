@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--config", type=Path, help="calibration JSON (~/.config/ppomania/live.json)"
+    )
+    parser.add_argument(
+        "--skin",
+        metavar="DIR|FILE.osk|default",
+        help="the skin osu! draws with ('default': osu!'s; default: the calibration's)",
     )
     parser.add_argument(
         "--control-hz", type=float, help="steps per second (default: the model's, else 60)"
@@ -92,6 +98,8 @@ def _run(args: argparse.Namespace) -> int:
     control_hz = args.control_hz or control_hz
     latency_ms = args.latency_ms if args.latency_ms is not None else latency_ms
     if args.area:
+        if args.skin:
+            raise CliError("--skin needs a calibration (the game window); leave out --area")
         try:
             playfield = CaptureArea(*(int(x) for x in args.area.split(",")))
         except (TypeError, ValueError):
@@ -104,6 +112,8 @@ def _run(args: argparse.Namespace) -> int:
             raise CliError(
                 f"no calibration ({exc}); run ppomania calibrate or pass --area"
             ) from None
+        if args.skin:
+            playfield = dataclasses.replace(playfield, skin=args.skin)
     try:
         env = LiveManiaEnv(
             beatmap,

@@ -40,6 +40,8 @@ from ppomania.sim.render import (
     HighwayGeometry,
     preprocess_capture,
 )
+from ppomania.skin.files import Skin, SkinImage
+from ppomania.skin.layout import ManiaLayout
 
 _BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], dtype=np.float32)  # BT.601
 _HEAD_LEVEL = 208  # preprocess_capture's head threshold
@@ -50,6 +52,9 @@ _SHIFT = 8 - LUT_BITS
 SAMPLES = (0.3, 0.5, 0.7)
 #: What a colour is in a lookup table: the stage, a note, or something drawn over the stage.
 STAGE, NOTE, OVER = 0, 1, 2
+#: How long the column light takes to shrink away after a key is let go (the stand-in's, as
+#: osu!stable draws it); the hit lighting is shorter.
+LIGHT_RELEASE_MS = 250.0
 #: The judgement bursts' skin.ini names.
 BURSTS = ("Hit300g", "Hit300", "Hit200", "Hit100", "Hit50", "Hit0")
 
@@ -78,16 +83,27 @@ def column_xs(columns: list[tuple[float, float]], left: int, width: int) -> np.n
 class PalettePerception:
     """The simulator's palette (the stand-in's classic look).
 
-    :param area: the grab's own rectangle (``CaptureArea(0, 0, w, h)``).
+    :param area: where the frame's area lies in the grab (it may reach past the grab's top or
+        bottom, e.g. above a window: those rows are read as background).
     :param geometry: the agent's frame.
     :param xs: ``(K,)`` grab x of each column's centre (where heads are looked for).
     """
 
     def __init__(self, area: CaptureArea, geometry: HighwayGeometry, xs: np.ndarray) -> None:
         self.area, self.geometry, self.xs = area, geometry, np.asarray(xs)
+        self._padded: np.ndarray | None = None
 
     def frame(self, image: np.ndarray, out: np.ndarray, held: np.ndarray | None = None) -> None:
-        preprocess_capture(image, self.area, self.geometry, out)
+        area = self.area
+        if area.top >= 0 and area.top + area.height <= image.shape[0]:
+            preprocess_capture(image, area, self.geometry, out)
+            return
+        if self._padded is None:
+            self._padded = np.zeros((area.height, image.shape[1], image.shape[2]), np.uint8)
+        top, bottom = max(0, area.top), min(image.shape[0], area.top + area.height)
+        self._padded[top - area.top : bottom - area.top] = image[top:bottom]
+        local = CaptureArea(area.left, 0, area.width, area.height)
+        preprocess_capture(self._padded, local, self.geometry, out)
 
     def head_edges(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         gray = image[:, self.xs, :3].astype(np.float32) @ _BGR_TO_GRAY  # (h, K)
@@ -137,11 +153,7 @@ def image_colours(
 
 
 def note_table(
-    notes: np.ndarray,
-    stage: np.ndarray,
-    overlays: np.ndarray,
-    tolerance: float = 40.0,
-    keep_conflicts: bool = True,
+    notes: np.ndarray, stage: np.ndarray, overlays: np.ndarray, tolerance: float = 40.0
 ) -> np.ndarray:
     """One column's lookup table: what each colour is (:data:`STAGE`, :data:`NOTE`, :data:`OVER`).
 
@@ -152,15 +164,12 @@ def note_table(
     ``tolerance`` of it, else something drawn over the stage (an overlay, or a note under one).
 
     :param notes, stage, overlays: ``(n, 3)`` RGB colours.
-    :param keep_conflicts: False: a colour shared by a note and an overlay is the overlay's.
     :returns: the ``(32768,)`` uint8 table.
     """
     cells = _cell_colours()
     d_note = _nearest(cells, notes)
     d_stage = _nearest(cells, stage)
-    if keep_conflicts:
-        overlays = overlays[~conflicts(overlays, notes)]
-    d_overlay = _nearest(cells, overlays)
+    d_overlay = _nearest(cells, overlays[~conflicts(overlays, notes)])
     note = (d_note <= tolerance) & (d_note < d_stage) & (d_note < d_overlay)
     table = np.where(d_stage <= tolerance / 2, STAGE, OVER).astype(np.uint8)
     table[note] = NOTE
@@ -187,18 +196,18 @@ class SkinPerception:
     :param height: grab rows.
     :param xs: ``(K, len(SAMPLES))`` grab x of the pixels read across each column.
     :param line: grab row under the judgement line.
-    :param tables: ``(K, 2, 32768)`` uint8 per column (:func:`note_table`): in the open rows, and
-        in the ``bands`` (where the judgement bursts and the combo are drawn over the lanes
-        whatever the keys: a colour shared with a note is taken as the overlay's there).
+    :param tables: ``(K, 32768)`` uint8 per column (:func:`note_table`).
     :param note_px: ``(K,)`` a note's height in grab pixels (runs taller than 1.5 notes are holds).
     :param doubt: ``(K, 2)`` grab rows ``[top, bottom)`` the hit lighting covers around the line
         in the columns where it looks like a note (``top == bottom``: none).
     :param light: ``(K, 2)`` grab row of the column light's bottom and its full height (0: it
         never looks like a note): it covers ``[bottom - level * height, bottom)`` at light level
         ``level`` (1 while the key is held, shrinking after the release).
+    :param row_px: grab rows per frame row.
     :param blind_from: grab row from which nothing is read (where the keys are drawn over the
         notes); None: read everything.
-    :param bands: grab rows ``[top, bottom)`` of the bursts and the combo.
+    :param bands: grab rows ``[top, bottom)`` of the judgement bursts and the combo, drawn over the
+        lanes whatever the keys: a row there is a note's only when all its samples say so.
     """
 
     def __init__(
@@ -211,29 +220,27 @@ class SkinPerception:
         note_px: np.ndarray,
         doubt: np.ndarray,
         light: np.ndarray,
+        row_px: float,
         blind_from: int | None = None,
         bands: list[tuple[float, float]] | tuple = (),
     ) -> None:
         keys = geometry.keys
-        if xs.shape[0] != keys or tables.shape != (keys, 2, 1 << (3 * LUT_BITS)):
+        if xs.shape[0] != keys or tables.shape != (keys, 1 << (3 * LUT_BITS)):
             raise ValueError(f"xs and tables must describe {keys} columns")
         self.geometry, self.height, self.line = geometry, height, float(line)
         self.xs = np.asarray(xs, np.intp)
         self._flat_xs = self.xs.ravel()
-        cells = tables.shape[2]
-        self._offsets = np.repeat(np.arange(keys) * 2 * cells, self.xs.shape[1])[None, :]
-        region = np.zeros(height, np.intp)
+        self._offsets = np.repeat(np.arange(keys) * tables.shape[1], self.xs.shape[1])
         self.bands = [(max(0, math.floor(a)), min(height, math.ceil(b))) for a, b in bands]
+        self._in_band = np.zeros(height, bool)
         for a, b in self.bands:
-            region[a:b] = 1
-        self._row_offsets = (region * cells * 0)[:, None]
-        self._in_band = region == 1
+            self._in_band[a:b] = True
         self.tables = tables
         self._flat_tables = tables.ravel()
         self.note_px = np.asarray(note_px, np.float64)
         self.doubt = np.asarray(doubt, np.float64)
         self.light = np.asarray(light, np.float64)
-        self.row_px = height / geometry.height
+        self.row_px = float(row_px)
         self.blind_from = height if blind_from is None else max(0, min(height, blind_from))
         smallest = float(self.note_px.min())
         self._gap = max(1, round(0.25 * smallest))
@@ -262,7 +269,7 @@ class SkinPerception:
         """``(grab rows, K)`` uint8: :data:`STAGE`, :data:`NOTE` or :data:`OVER` per row of each
         column (a majority of its samples), ``doubted`` rows :data:`OVER`."""
         pixels = image[: self.height, self._flat_xs]
-        found = self._flat_tables[quantize(pixels) + self._offsets + self._row_offsets]
+        found = self._flat_tables[quantize(pixels) + self._offsets]
         n = self.xs.shape[1]
         found = found.reshape(self.height, -1, n)
         votes = (found == NOTE).sum(axis=2)
@@ -371,110 +378,93 @@ def _stack(colours: list[np.ndarray]) -> np.ndarray:
 
 
 def skin_perception(
-    skin: object,
-    layout: object,
+    skin: Skin,
+    layout: ManiaLayout,
     judgement_y: float,
     left: float,
-    grab_top: int,
-    grab_left: int,
-    grab_width: int,
-    grab_height: int,
+    grab: tuple[int, int, int, int],
     geometry: HighwayGeometry,
+    row_px: float,
     tolerance: float = 40.0,
 ) -> SkinPerception:
-    """A :class:`SkinPerception` for ``skin`` (a :class:`~ppomania.skin.files.Skin`) laid out as
-    ``layout`` (a :class:`~ppomania.skin.layout.ManiaLayout`) on screen: the layout's first column
-    at screen x ``left``, its judgement line at screen row ``judgement_y``; the grab is the screen
-    rectangle ``grab_left, grab_top, grab_width, grab_height``; ``geometry`` the agent's frame."""
+    """A :class:`SkinPerception` for ``skin`` laid out as ``layout`` on screen.
+
+    :param judgement_y, left: screen row of the layout's judgement line and screen x of its first
+        column's left edge (the layout's window placed on screen).
+    :param grab: the grabbed screen rectangle ``(left, top, width, height)``.
+    :param geometry: the agent's frame.
+    :param row_px: screen pixels per frame row (``px_per_ms * geometry.ms_per_row``).
+    :raises ValueError: for an upside-down skin (not supported yet) or a layout of other keys.
+    """
     keys = geometry.keys
-    config = skin.ini.mania(keys)  # type: ignore[attr-defined]
-    lay = layout
-    if lay.keys != keys:  # type: ignore[attr-defined]
-        raise ValueError(f"the layout has {lay.keys} columns, the frame {keys}")  # type: ignore[attr-defined]
-    if lay.upside_down:  # type: ignore[attr-defined]
+    config = skin.ini.mania(keys)
+    if layout.keys != keys:
+        raise ValueError(f"the layout has {layout.keys} columns, the frame {keys}")
+    if layout.upside_down:
         raise ValueError("upside-down skins are not supported by the live perception yet")
-    dx = left - lay.columns[0][0]  # type: ignore[attr-defined]
-    dy = judgement_y - lay.hit_y  # type: ignore[attr-defined]
-    scale = lay.scale  # type: ignore[attr-defined]
-    columns = [(a + dx, b + dx) for a, b in lay.columns]  # type: ignore[attr-defined]
+    grab_left, grab_top, grab_width, grab_height = grab
+    dx, dy = left - layout.columns[0][0], judgement_y - layout.hit_y
+    columns = [(a + dx, b + dx) for a, b in layout.columns]
     xs = column_xs(columns, grab_left, grab_width)
 
-    def units_h(image: object) -> float:
-        return image.pixels.shape[0] / image.scale * scale  # type: ignore[attr-defined]
+    def height(image: SkinImage) -> float:
+        return image.pixels.shape[0] / image.scale * layout.scale
 
-    # Overlays drawn whatever the keys: judgement bursts and combo digits; their bands (grab rows).
-    bursts = [
-        f.pixels
-        for name in BURSTS
-        for f in skin.frames(config.element(name))  # type: ignore[attr-defined]
-    ]
-    digits = [skin.image(f"score-{d}").pixels for d in range(10)]  # type: ignore[attr-defined]
-    keys_img = [
-        skin.image(config.key_image(c, down)).pixels  # type: ignore[attr-defined]
-        for c in range(keys)
-        for down in (False, True)
-    ]
-    lighting = [
-        f
-        for name in ("LightingN", "LightingL")
-        for f in skin.frames(config.element(name))  # type: ignore[attr-defined]
-    ]
-    lights = skin.frames(config.element("StageLight"))  # type: ignore[attr-defined]
-    hint = skin.image(config.element("StageHint")).pixels  # type: ignore[attr-defined]
-    tables = np.zeros((keys, 2, 1 << (3 * LUT_BITS)), np.uint8)
-    note_px = np.zeros(keys)
-    glow_on, light_on = np.zeros(keys, bool), np.zeros(keys, bool)
-    cache: dict[tuple, tuple[np.ndarray, np.ndarray, bool, bool]] = {}
-    line = np.array(
+    prefix = skin.ini.fonts.get("ComboPrefix", "score")  # osu!'s combo font
+    bursts = [f for name in BURSTS for f in skin.frames(config.element(name))]
+    digits = [skin.image(f"{prefix}-{d}") for d in range(10)]
+    keys_img = [skin.image(config.key_image(c, d)) for c in range(keys) for d in (False, True)]
+    lighting = [f for name in ("LightingN", "LightingL") for f in skin.frames(config.element(name))]
+    lights = skin.frames(config.element("StageLight"))
+    hint = skin.image(config.element("StageHint"))
+    lines = np.array(
         [config.colour(n)[:3] for n in ("ColourColumnLine", "ColourJudgementLine")], np.float32
     )
+    tables = np.zeros((keys, 1 << (3 * LUT_BITS)), np.uint8)
+    note_px = np.zeros(keys)
+    glow_on, light_on = np.zeros(keys, bool), np.zeros(keys, bool)
+    cache: dict[tuple, tuple[np.ndarray, bool, bool]] = {}
     for c in range(keys):
         r, g, b, a = config.colour(f"Colour{c + 1}")
         k = min(1.0, 2 * a / 255)  # stable draws column colours with doubled alpha
         under = np.array([r * k, g * k, b * k], np.float32)
-        parts = [skin.image(config.note_image(c, p)) for p in ("", "H", "T")]  # type: ignore[attr-defined]
-        bodies = skin.frames(config.note_image(c, "L"))  # type: ignore[attr-defined]
-        note_px[c] = lay.note_height(parts[0], c)  # type: ignore[attr-defined]
+        parts = [skin.image(config.note_image(c, part)) for part in ("", "H", "T")]
+        bodies = skin.frames(config.note_image(c, "L"))
+        note_px[c] = layout.note_height(parts[0], c)
         tint = config.colour(f"ColourLight{c + 1}")
-        key = (*(p.name for p in parts), bodies[0].name, tuple(under), tint)
+        key = (*(image.name for image in parts), bodies[0].name, tuple(under.tolist()), tint)
         if key not in cache:
-            notes = _stack([_over(p.pixels, under) for p in parts + bodies])
+            notes = _stack([_over(image.pixels, under) for image in parts + bodies])
             glows = _stack([_over(f.pixels, under, additive=True) for f in lighting])
             shines = _stack([_over(_tinted(f.pixels, tint), under) for f in lights])
-            overlays = _stack(
-                [_over(x, under) for x in bursts + digits + keys_img + [hint]]
-                + [glows, shines, line]
-            )
+            drawn = bursts + digits + keys_img + [hint]
+            overlays = _stack([_over(image.pixels, under) for image in drawn] + [glows, shines])
             stage = _over(np.zeros((1, 1, 4), np.uint8), under)  # the background's cell
             cache[key] = (
-                note_table(notes, stage, overlays, tolerance),
-                note_table(notes, stage, overlays, tolerance, keep_conflicts=False),
+                note_table(notes, stage, _stack([overlays, lines]), tolerance),
                 bool(conflicts(glows, notes).any()),
                 bool(conflicts(shines, notes).any()),
             )
-        tables[c, 0], tables[c, 1], glow_on[c], light_on[c] = cache[key]
+        tables[c], glow_on[c], light_on[c] = cache[key]
     # Rows doubted while a key is held (or was just let go), where an overlay looks like a note:
     # the hit lighting around the judgement line, the column light above LightPosition.
     hit = judgement_y - grab_top
-    light = lay.light_y + dy - grab_top  # type: ignore[attr-defined]
-    light_h = max((units_h(f) for f in lights), default=0.0)
-    glow_h = max((units_h(f) for f in lighting), default=0.0)
+    light = layout.light_y + dy - grab_top
+    glow_h = max((height(f) for f in lighting), default=0.0)
     doubt = np.zeros((keys, 2))
     doubt[glow_on] = [hit - glow_h / 2, hit + glow_h / 2]
     shine = np.zeros((keys, 2))
-    shine[light_on] = [light, light_h]
+    shine[light_on] = [light, max((height(f) for f in lights), default=0.0)]
     blind = None
-    if not config.keys_under_notes:
-        window_h = lay.window[1]  # type: ignore[attr-defined]
-        keys_top = min(window_h - units_h(skin.image(config.key_image(c, d)))  # type: ignore[attr-defined]
-                       for c in range(keys) for d in (False, True))  # fmt: skip
+    if not config.keys_under_notes:  # the keys hide whatever passes the line
+        keys_top = layout.window[1] - max(height(image) for image in keys_img)
         blind = math.ceil(max(keys_top + dy - grab_top, hit))
-    burst_h = max((units_h(skin.image(config.element(n))) for n in BURSTS), default=0.0)  # type: ignore[attr-defined]
-    digit_h = max(units_h(skin.image(f"score-{d}")) for d in range(10))  # type: ignore[attr-defined]
+    burst_h = max((height(f) for f in bursts), default=0.0)
+    digit_h = max(height(d) for d in digits)
     bands = [
-        (lay.score_y + dy - grab_top - burst_h / 2, lay.score_y + dy - grab_top + burst_h / 2),  # type: ignore[attr-defined]
-        (lay.combo_y + dy - grab_top - digit_h / 2, lay.combo_y + dy - grab_top + digit_h / 2),  # type: ignore[attr-defined]
+        (y + dy - grab_top - h / 2, y + dy - grab_top + h / 2)
+        for y, h in ((layout.score_y, burst_h), (layout.combo_y, digit_h))
     ]
     return SkinPerception(
-        geometry, grab_height, xs, hit, tables, note_px, doubt, shine, blind, bands
+        geometry, grab_height, xs, hit, tables, note_px, doubt, shine, row_px, blind, bands
     )

@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ppomania.cli import main as main_cli
-from ppomania.env.perception import PalettePerception, column_xs, skin_perception
+from ppomania.env.live_frames import grab_rect, perception_for
+from ppomania.env.perception import LIGHT_RELEASE_MS, skin_perception
 from ppomania.env.spaces import default_geometry
 from ppomania.game.beatmap import load_beatmap
+from ppomania.live.capture import Calibration
 from ppomania.game.judge import Judge
 from ppomania.game.rules import Mods
 from ppomania.sim.packed import PackedMaps
@@ -95,18 +98,18 @@ def measure(beatmap, skin, n_times: int, window=WINDOW, until_ms: float = 30000.
     left, right = lay.columns[0][0], lay.columns[-1][1]
     p = field.px_per_ms
     row_px = p * geometry.ms_per_row
-    top = round(lay.hit_y - (geometry.judgement_row + 1) * row_px)
-    area = CaptureArea(round(left), top, round(right - left), round(geometry.height * row_px))
+    playfield = Calibration(
+        round(left), round(right), lay.hit_y, p, beatmap.keys, (0, 0, *window), "-"
+    )
+    rect = grab_rect(playfield, geometry)
     options = {
-        "palette": PalettePerception(
-            CaptureArea(0, 0, area.width, area.height),
-            geometry,
-            column_xs(list(lay.columns), area.left, area.width)[:, 1],
-        ),
+        "palette": perception_for(replace(playfield, skin=None), geometry, rect),
         "skin": skin_perception(
-            skin, lay, lay.hit_y, left, area.top, area.left, area.width, area.height, geometry
+            skin, lay, lay.hit_y, left, (rect.left, rect.top, rect.width, rect.height),
+            geometry, row_px,
         ),
-    }
+    }  # fmt: skip
+    area = CaptureArea(rect.left, rect.top, rect.width, rect.height)
     events = events_of(beatmap)
     end = min(until_ms, float(beatmap.ends.max()))
     times = np.sort(np.random.default_rng(1).uniform(0, end, n_times))
@@ -134,7 +137,7 @@ def measure(beatmap, skin, n_times: int, window=WINDOW, until_ms: float = 30000.
         grab[y0 - area.top : y0 - area.top + rows.shape[0], : rows.shape[1], :3] = rows[..., ::-1]
         expected = sim_frame(beatmap, judge, t, geometry)
         truth = head_rows(expected, geometry)
-        level = np.where(held, 1.0, np.clip(1 - (t - released) / 450.0, 0, 1))
+        level = np.where(held, 1.0, np.clip(1 - (t - released) / LIGHT_RELEASE_MS, 0, 1))
         for name, perception in options.items():
             t0 = time.perf_counter()
             perception.frame(grab, out, level)
@@ -157,11 +160,79 @@ def measure(beatmap, skin, n_times: int, window=WINDOW, until_ms: float = 30000.
     }
 
 
+def closed_loop(beatmap, skin, model_path: str, option: str, window=WINDOW, until_ms=10000.0):
+    """The model plays ``beatmap`` (objects before ``until_ms``) in a closed loop without a
+    window: every step the stand-in's playfield is drawn at the step's time with the judge's
+    state and the keys held, read back with ``option`` (``palette``, ``skin``; ``sim``: the
+    simulator's own frame), and the model's keys land ``latency_ms`` later. Returns the
+    accuracy (%)."""
+    from ppomania.agent.inference import DeterministicActions
+    from ppomania.agent.models import load_model
+    from ppomania.game.score import accuracy
+    from ppomania.sim.render import FrameStack
+
+    loaded = load_model(model_path)
+    actions = DeterministicActions(loaded.model)
+    geometry = loaded.geometry
+    field = SkinnedPlayfield(skin, beatmap, window)
+    lay = field.layout
+    left, right = lay.columns[0][0], lay.columns[-1][1]
+    playfield = Calibration(
+        round(left), round(right), lay.hit_y, field.px_per_ms, beatmap.keys, (0, 0, *window), "-"
+    )
+    rect = grab_rect(playfield, geometry)
+    row_px = field.px_per_ms * geometry.ms_per_row
+    perception = (
+        perception_for(replace(playfield, skin=None), geometry, rect)
+        if option == "palette"
+        else skin_perception(
+            skin, lay, lay.hit_y, left, (rect.left, rect.top, rect.width, rect.height),
+            geometry, row_px,
+        )
+    )  # fmt: skip
+    judge = Judge(beatmap)
+    stack = FrameStack(1, geometry.shape)
+    held = np.zeros(beatmap.keys, bool)
+    released = np.full(beatmap.keys, -1e9)
+    pending: list[tuple[float, np.ndarray]] = []
+    period = 1000.0 / loaded.control_hz
+    end = min(until_ms, float(beatmap.ends.max())) + 500
+    t = -1000.0
+    grab = np.zeros((rect.height, rect.width, 4), np.uint8)
+    while t < end:
+        while pending and pending[0][0] <= t:
+            at, keys = pending.pop(0)
+            judge.advance(at)
+            for c in np.flatnonzero(keys != held):
+                (judge.press if keys[c] else judge.release)(at, int(c))
+                if not keys[c]:
+                    released[c] = at
+            held = keys
+        judge.advance(t)
+        frame = stack.advance()[0]
+        if option == "sim":
+            frame[...] = sim_frame(beatmap, judge, t, geometry)
+        else:
+            picture = field.draw(t, judge, held.tolist(), int(judge.state.combo))
+            y0 = max(0, rect.top)
+            rows = picture[y0 : rect.top + rect.height, rect.left : rect.left + rect.width]
+            grab[: rows.shape[0], : rows.shape[1], :3] = rows[..., ::-1]
+            level = np.where(held, 1.0, np.clip(1 - (t - released) / LIGHT_RELEASE_MS, 0, 1))
+            perception.frame(grab, frame, level)
+        keys = loaded.codec.decode(actions(stack.stack)[0:1])[0].astype(bool)
+        pending.append((t + loaded.latency_ms, keys.copy()))
+        t += period
+    judge.advance(end + 1000)
+    return 100 * accuracy(judge.state.counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--times", type=int, default=300)
     parser.add_argument("--keys", type=int, nargs="*", default=[4, 7])
     parser.add_argument("--looks", nargs="*")
+    parser.add_argument("--window", default="854x480", help="client area WxH (854x480)")
+    parser.add_argument("--model", help="also play this model in a closed loop per option")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         all_looks = looks(Path(tmp))
@@ -170,7 +241,12 @@ def main() -> None:
             for name, skin in all_looks.items():
                 if (args.looks and name not in args.looks) or (name == "special" and keys != 4):
                     continue  # the special skin has a [Mania] section for 4K only
-                for option, m in measure(beatmap, skin, args.times).items():
+                window = tuple(int(v) for v in args.window.split("x"))
+                if args.model and keys == 4:
+                    for option in ("sim", "palette", "skin"):
+                        acc = closed_loop(beatmap, skin, args.model, option, window)
+                        print(f"{keys}K {name:<9} {option:<8} model accuracy {acc:6.2f}%")
+                for option, m in measure(beatmap, skin, args.times, window).items():
                     print(
                         f"{keys}K {name:<9} {option:<8} equal {m['equal']:6.2f}%  heads "
                         f"{m['heads']:6.2f}%  phantom {m['phantom']:6.2f}%  {m['us']:6.0f} µs",

@@ -57,17 +57,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def tosu_scroll_speed(port: int, timeout_s: float = 1.0) -> float | None:
+def tosu_scroll_speed(port: int, tries: int = 4, timeout_s: float = 2.0) -> float | None:
     """osu!mania's scroll speed from tosu's v2 document (``settings.mania.scrollSpeed``), or None
-    when no tosu answers or it does not say."""
+    when no tosu answers or it does not say (tries a few times: tosu answers 500 until it has
+    read the game)."""
+    import time
     import urllib.request
 
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{HTTP_V2}", timeout=timeout_s) as r:
-            value = json.loads(r.read(1 << 22))["settings"]["mania"]["scrollSpeed"]
-    except (OSError, ValueError, KeyError, TypeError):
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(0.3)
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}{HTTP_V2}", timeout=timeout_s
+            ) as response:
+                value = json.loads(response.read(1 << 22))["settings"]["mania"]["scrollSpeed"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(value, int | float) and 1 <= value <= 40:
+            return float(value)
         return None
-    return float(value) if isinstance(value, int | float) and 1 <= value <= 40 else None
+    return None
 
 
 def run(args: argparse.Namespace) -> int:

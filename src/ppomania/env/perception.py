@@ -27,6 +27,7 @@ well under a millisecond.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -200,9 +201,11 @@ class SkinPerception:
     :param note_px: ``(K,)`` a note's height in grab pixels (runs taller than 1.5 notes are holds).
     :param doubt: ``(K, 2)`` grab rows ``[top, bottom)`` the hit lighting covers around the line
         in the columns where it looks like a note (``top == bottom``: none).
-    :param light: ``(K, 2)`` grab row of the column light's bottom and its full height (0: it
-        never looks like a note): it covers ``[bottom - level * height, bottom)`` at light level
-        ``level`` (1 while the key is held, shrinking after the release).
+    :param light: ``(K, 2)`` grab row of the column light's bottom and its full height: at light
+        level ``level`` (1 while the key is held, shrinking after the release) it covers
+        ``[bottom - level * height, bottom)``, its image squeezed into those rows.
+    :param light_rows: per column, which of the light's ``round(height)`` rows (at level 1) look
+        like a note (empty: none).
     :param row_px: grab rows per frame row.
     :param blind_from: grab row from which nothing is read (where the keys are drawn over the
         notes); None: read everything.
@@ -220,6 +223,7 @@ class SkinPerception:
         note_px: np.ndarray,
         doubt: np.ndarray,
         light: np.ndarray,
+        light_rows: list[np.ndarray],
         row_px: float,
         blind_from: int | None = None,
         bands: list[tuple[float, float]] | tuple = (),
@@ -240,6 +244,7 @@ class SkinPerception:
         self.note_px = np.asarray(note_px, np.float64)
         self.doubt = np.asarray(doubt, np.float64)
         self.light = np.asarray(light, np.float64)
+        self.light_rows = [np.asarray(r, bool) for r in light_rows]
         self.row_px = float(row_px)
         self.blind_from = height if blind_from is None else max(0, min(height, blind_from))
         smallest = float(self.note_px.min())
@@ -248,21 +253,28 @@ class SkinPerception:
         self._edges: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
     def doubted(self, held: np.ndarray | None) -> np.ndarray:
-        """``(K, 2)`` int grab rows ``[top, bottom)`` doubted per column at light levels ``held``
-        (``(K,)`` in [0, 1], or bool; None: none doubted)."""
-        out = np.zeros((self.geometry.keys, 2), np.intp)
+        """``(grab rows, K)`` bool: rows doubted at light levels ``held`` (``(K,)`` in [0, 1], or
+        bool; None: none): the hit lighting's band, and the column light's rows that look like a
+        note."""
+        out = np.zeros((self.height, self.geometry.keys), bool)
         if held is None:
             return out
         level = np.asarray(held, np.float64)
-        glow, shine = self.doubt[:, 1] > self.doubt[:, 0], self.light[:, 1] > 0
-        on = (level > 0) & (glow | shine)
-        light_top = self.light[:, 0] - level * self.light[:, 1]
-        top = np.where(glow, self.doubt[:, 0], np.inf)
-        top = np.where(shine, np.minimum(top, light_top), top)
-        bottom = np.where(glow, self.doubt[:, 1], -np.inf)
-        bottom = np.where(shine, np.maximum(bottom, self.light[:, 0]), bottom)
-        out[on, 0] = np.clip(np.floor(top[on]), 0, self.height)
-        out[on, 1] = np.clip(np.ceil(bottom[on]), 0, self.height)
+        for c in np.flatnonzero(level > 0):
+            top, bottom = self.doubt[c]
+            if bottom > top:
+                out[max(0, math.floor(top)) : max(0, math.ceil(bottom)), c] = True
+            rows = self.light_rows[c]
+            if rows.any():
+                shown = level[c] * self.light[c, 1]
+                first = self.light[c, 0] - shown
+                ys = np.arange(
+                    max(0, math.floor(first)), min(self.height, math.ceil(self.light[c, 0]))
+                )
+                index = ((ys - first) / max(shown, 1e-9) * len(rows)).astype(np.intp)
+                ys = ys[(index >= 0) & (index < len(rows))]
+                index = index[(index >= 0) & (index < len(rows))]
+                out[ys[rows[index]], c] = True
         return out
 
     def classes(self, image: np.ndarray, doubted: np.ndarray) -> np.ndarray:
@@ -278,8 +290,7 @@ class SkinPerception:
         stage = (found == STAGE).sum(axis=2) * 2 > n
         out = np.where(note, NOTE, np.where(stage, STAGE, OVER)).astype(np.uint8)
         out[self.blind_from :] = STAGE
-        for c in np.flatnonzero(doubted[:, 1] > doubted[:, 0]):
-            out[doubted[c, 0] : doubted[c, 1], c] = OVER
+        out[doubted] = OVER
         return out
 
     def runs(
@@ -316,6 +327,8 @@ class SkinPerception:
                 if size < (2 if top_hidden or bottom_hidden else self._min_run):
                     continue
                 tall = size > 1.5 * note_px + 2
+                if tall and any(a <= top and bottom <= b for a, b in self.bands):
+                    continue  # a burst's stroke (a hold is rarely that short)
                 if bottom_hidden and tall and down:
                     bottom = max(bottom, line)
                 elif bottom_hidden and not tall:
@@ -377,6 +390,24 @@ def _stack(colours: list[np.ndarray]) -> np.ndarray:
     return np.unique(np.concatenate(colours), axis=0) if colours else np.zeros((0, 3), np.float32)
 
 
+def _light_rows(
+    lights: list[SkinImage], tint: tuple[int, int, int, int], under: np.ndarray,
+    notes: np.ndarray, height: Callable[[SkinImage], float],
+) -> np.ndarray:  # fmt: skip
+    """Which rows of the column light (``round(height)`` rows, any frame) have a note's colour."""
+    if not lights:
+        return np.zeros(0, bool)
+    rows = max(1, round(max(height(f) for f in lights)))
+    out = np.zeros(rows, bool)
+    for frame in lights:
+        pixels = _tinted(frame.pixels, tint)
+        for r in range(rows):
+            line = pixels[min(len(pixels) - 1, r * len(pixels) // rows)][None]
+            if not out[r] and conflicts(_over(line, under), notes).any():
+                out[r] = True
+    return out
+
+
 def skin_perception(
     skin: Skin,
     layout: ManiaLayout,
@@ -422,8 +453,9 @@ def skin_perception(
     )
     tables = np.zeros((keys, 1 << (3 * LUT_BITS)), np.uint8)
     note_px = np.zeros(keys)
-    glow_on, light_on = np.zeros(keys, bool), np.zeros(keys, bool)
-    cache: dict[tuple, tuple[np.ndarray, bool, bool]] = {}
+    glow_on = np.zeros(keys, bool)
+    light_rows: list[np.ndarray] = [np.zeros(0, bool)] * keys
+    cache: dict[tuple, tuple[np.ndarray, bool, np.ndarray]] = {}
     for c in range(keys):
         r, g, b, a = config.colour(f"Colour{c + 1}")
         k = min(1.0, 2 * a / 255)  # stable draws column colours with doubled alpha
@@ -443,9 +475,9 @@ def skin_perception(
             cache[key] = (
                 note_table(notes, stage, _stack([overlays, lines]), tolerance),
                 bool(conflicts(glows, notes).any()),
-                bool(conflicts(shines, notes).any()),
+                _light_rows(lights, tint, under, notes, height),
             )
-        tables[c], glow_on[c], light_on[c] = cache[key]
+        tables[c], glow_on[c], light_rows[c] = cache[key]
     # Rows doubted while a key is held (or was just let go), where an overlay looks like a note:
     # the hit lighting around the judgement line, the column light above LightPosition.
     hit = judgement_y - grab_top
@@ -453,8 +485,7 @@ def skin_perception(
     glow_h = max((height(f) for f in lighting), default=0.0)
     doubt = np.zeros((keys, 2))
     doubt[glow_on] = [hit - glow_h / 2, hit + glow_h / 2]
-    shine = np.zeros((keys, 2))
-    shine[light_on] = [light, max((height(f) for f in lights), default=0.0)]
+    shine = np.tile([light, max((height(f) for f in lights), default=0.0)], (keys, 1))
     blind = None
     if not config.keys_under_notes:  # the keys hide whatever passes the line
         keys_top = layout.window[1] - max(height(image) for image in keys_img)
@@ -466,5 +497,16 @@ def skin_perception(
         for y, h in ((layout.score_y, burst_h), (layout.combo_y, digit_h))
     ]
     return SkinPerception(
-        geometry, grab_height, xs, hit, tables, note_px, doubt, shine, row_px, blind, bands
+        geometry,
+        grab_height,
+        xs,
+        hit,
+        tables,
+        note_px,
+        doubt,
+        shine,
+        light_rows,
+        row_px,
+        blind,
+        bands,
     )

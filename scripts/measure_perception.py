@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +29,9 @@ from ppomania.env.live_frames import grab_rect, perception_for
 from ppomania.env.perception import LIGHT_RELEASE_MS, skin_perception
 from ppomania.env.spaces import default_geometry
 from ppomania.game.beatmap import load_beatmap
-from ppomania.live.capture import Calibration
 from ppomania.game.judge import Judge
 from ppomania.game.rules import Mods
+from ppomania.live.capture import Calibration
 from ppomania.sim.packed import PackedMaps
 from ppomania.sim.render import HEAD, CaptureArea, render_frames
 from ppomania.skin.files import load_skin

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_live_e2e import MODEL, _free_port, _keys_down, display  # noqa: F401 (a fixture)
 
 from ppomania.cli import main
 from ppomania.env.live_frames import DEFAULT_SKIN
+from test_live_e2e import MODEL, _free_port, _keys_down, display  # noqa: F401 (a fixture)
 
 DATA = Path(__file__).parent / "data"
 MAP_4K = DATA / "ppy-osu" / "diffcalc-test.osu"
@@ -53,9 +53,9 @@ def skins(tmp_path_factory) -> dict[str, str]:
 class SkinnedStandin:
     """A stand-in subprocess drawing ``skin`` in a small window at (0, 0)."""
 
-    def __init__(self, display: str, map_path: Path, skin: str) -> None:
+    def __init__(self, x_display: str, map_path: Path, skin: str) -> None:
         self.port = _free_port()
-        env = dict(os.environ, DISPLAY=display, SDL_VIDEO_WINDOW_POS="0,0")
+        env = dict(os.environ, DISPLAY=x_display, SDL_VIDEO_WINDOW_POS="0,0")
         env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
         command = [sys.executable, "-m", "ppomania.cli", "standin", str(map_path), "--realtime"]
         command += ["--port", str(self.port), "--window", "{}x{}".format(*WINDOW)]

@@ -8,17 +8,23 @@ Two ways to see the playfield, one interface (:class:`Perception`):
   heads), as the stand-in's classic look draws it: every frame pixel is sampled and snapped to the
   palette (:func:`~ppomania.sim.render.preprocess_capture`). Exact on that look, wrong on osu!'s
   (the default skin's notes are light grey, read as bodies; white lighting reads as heads).
-- :class:`SkinPerception`: for the player's skin (built by :func:`skin_perception`). Each column
-  is read at full screen resolution along three vertical lines; a per-column colour lookup table
-  (:func:`note_table`, from the skin's own note, hold and tail images against the stage and the
-  overlays: lighting, column light, judgement bursts, combo digits) says which pixels are notes;
-  runs of note pixels are objects (a run taller than a note is a hold: head at its bottom, tail at
-  its top), and the frame is drawn from them with the simulator's rules (a head ``head_rows`` tall
-  with its bottom at the note's row, the body up to the tail's row), so it does not depend on the
-  skin's note heights or colours. Where an overlay shown under a held key can look like a note
-  (white lighting over white notes, a column light over grey ones), the rows it covers are doubted
-  in the columns whose key is held: note pixels there are ignored, and a run that reaches them
-  from above is continued to the judgement line (a held hold's head is pinned there).
+- :class:`SkinPerception`: for the player's skin (built by :func:`skin_perception` from the
+  skin's images and its :class:`~ppomania.skin.layout.ManiaLayout`). Each column is read at full
+  screen resolution along three vertical lines; a per-column colour lookup table
+  (:func:`note_table`, from the skin's own note, hold and tail images against the column's
+  background and the overlays: hit lighting, column light, judgement bursts, combo digits, keys,
+  stage hint, lines) says whether a pixel is the stage, a note, or something drawn *over* the
+  stage. Runs of note rows are objects (a run taller than 1.5 notes is a hold: head at its bottom,
+  tail at its top) and the frame is drawn from them with the simulator's rules (a head
+  ``head_rows`` tall with its bottom at the note's row, the body up to the tail's row), so it
+  depends neither on the skin's note heights nor on its colours. Overlays: a gap of *over* rows
+  between two runs hid the middle of one object (joined); a run whose bottom (top) is hidden is
+  completed to a note's height, or, for a hold whose key is held, down to the judgement line (its
+  head is pinned there). Where an overlay can look like a note, position and keys decide: the
+  hit lighting's band and the column light's note-coloured rows are *over* in the columns whose
+  key is held (or was just let go, :data:`LIGHT_RELEASE_MS`); in the bursts' and combo's bands a
+  note pixel needs all three samples, and a hold-tall run inside a band is a burst's stroke; the
+  rows where the keys are drawn over the notes are not read.
 
 Cost per frame: a gather of ``3 * K * grab_height`` pixels, one table lookup, the runs, drawing:
 well under a millisecond.
@@ -26,6 +32,7 @@ well under a millisecond.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Protocol
@@ -121,36 +128,28 @@ def quantize(bgr: np.ndarray) -> np.ndarray:
     return (r.astype(np.intp) << (2 * LUT_BITS)) | (g.astype(np.intp) << LUT_BITS) | b
 
 
+@functools.cache
 def _cell_colours() -> np.ndarray:
-    """``(32768, 3)`` float32 RGB centre of every lookup-table cell."""
+    """``(32768, 3)`` float32 RGB centre of every lookup-table cell (read-only)."""
     levels = (np.arange(1 << LUT_BITS, dtype=np.float32) + 0.5) * (1 << _SHIFT)
     r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
-    return np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
+    cells = np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
+    cells.flags.writeable = False
+    return cells
 
 
 def _nearest(cells: np.ndarray, colours: np.ndarray) -> np.ndarray:
     """Distance from every cell to the nearest of ``colours`` ``(n, 3)`` (inf when none)."""
     if len(colours) == 0:
         return np.full(len(cells), np.inf, np.float32)
+    cells = cells.astype(np.float32)
     best = np.full(len(cells), np.inf, np.float32)
-    for i in range(0, len(colours), 256):
-        chunk = colours[i : i + 256].astype(np.float32)
-        d = ((cells[:, None, :] - chunk[None, :, :]) ** 2).sum(axis=2)
+    cell_sq = (cells**2).sum(axis=1)
+    for i in range(0, len(colours), 512):  # |a - b|^2 = |a|^2 - 2 a.b + |b|^2, as a matmul
+        chunk = colours[i : i + 512].astype(np.float32)
+        d = cell_sq[:, None] - 2 * cells @ chunk.T + (chunk**2).sum(axis=1)[None, :]
         np.minimum(best, d.min(axis=1), out=best)
-    return np.sqrt(best)
-
-
-def image_colours(
-    rgba: np.ndarray, under: tuple[int, int, int] = (0, 0, 0), min_alpha: int = 96
-) -> np.ndarray:
-    """The distinct colours ``(n, 3)`` RGB of an image's visible pixels drawn over ``under``
-    (straight alpha), rounded to the lookup tables' cells."""
-    pixels = rgba.reshape(-1, 4)
-    pixels = pixels[pixels[:, 3] >= min_alpha].astype(np.float32)
-    alpha = pixels[:, 3:4] / 255.0
-    rgb = pixels[:, :3] * alpha + np.asarray(under, np.float32) * (1 - alpha)
-    cells = np.unique(rgb.astype(np.uint8) >> _SHIFT, axis=0).astype(np.float32)
-    return (cells + 0.5) * (1 << _SHIFT)
+    return np.sqrt(np.maximum(best, 0))
 
 
 def note_table(
@@ -170,10 +169,10 @@ def note_table(
     cells = _cell_colours()
     d_note = _nearest(cells, notes)
     d_stage = _nearest(cells, stage)
-    d_overlay = _nearest(cells, overlays[~conflicts(overlays, notes)])
-    note = (d_note <= tolerance) & (d_note < d_stage) & (d_note < d_overlay)
     table = np.where(d_stage <= tolerance / 2, STAGE, OVER).astype(np.uint8)
-    table[note] = NOTE
+    candidates = np.flatnonzero((d_note <= tolerance) & (d_note < d_stage))
+    d_overlay = _nearest(cells[candidates], overlays[~conflicts(overlays, notes)])
+    table[candidates[d_note[candidates] < d_overlay]] = NOTE
     return table
 
 
@@ -240,7 +239,8 @@ class SkinPerception:
         for a, b in self.bands:
             self._in_band[a:b] = True
         self.tables = tables
-        self._flat_tables = tables.ravel()
+        # Per sample: 1 for a note, 4 for the stage; three samples' sum holds both counts.
+        self._votes = np.choose(tables.ravel(), [4, 1, 0]).astype(np.uint8)
         self.note_px = np.asarray(note_px, np.float64)
         self.doubt = np.asarray(doubt, np.float64)
         self.light = np.asarray(light, np.float64)
@@ -280,14 +280,18 @@ class SkinPerception:
     def classes(self, image: np.ndarray, doubted: np.ndarray) -> np.ndarray:
         """``(grab rows, K)`` uint8: :data:`STAGE`, :data:`NOTE` or :data:`OVER` per row of each
         column (a majority of its samples), ``doubted`` rows :data:`OVER`."""
-        pixels = image[: self.height, self._flat_xs]
-        found = self._flat_tables[quantize(pixels) + self._offsets]
+        if image.shape[2] == 4 and image.flags.c_contiguous:  # BGRA words: one gather
+            words = image.view(np.uint32)[: self.height, :, 0][:, self._flat_xs]
+            index = ((words >> 19) & 31) << 10 | ((words >> 11) & 31) << 5 | ((words >> 3) & 31)
+        else:
+            index = quantize(image[: self.height, self._flat_xs])
+        votes = self._votes[index + self._offsets]
         n = self.xs.shape[1]
-        found = found.reshape(self.height, -1, n)
-        votes = (found == NOTE).sum(axis=2)
-        note = votes * 2 > n
-        note[self._in_band] = votes[self._in_band] == n  # bursts: only where all agree
-        stage = (found == STAGE).sum(axis=2) * 2 > n
+        votes = votes.reshape(self.height, -1, n).sum(axis=2, dtype=np.uint8)
+        notes = votes & 3
+        note = notes * 2 > n
+        note[self._in_band] = notes[self._in_band] == n  # bursts: only where all agree
+        stage = (votes >> 2) * 2 > n
         out = np.where(note, NOTE, np.where(stage, STAGE, OVER)).astype(np.uint8)
         out[self.blind_from :] = STAGE
         out[doubted] = OVER
@@ -295,57 +299,50 @@ class SkinPerception:
 
     def runs(
         self, classes: np.ndarray, held: np.ndarray | None = None
-    ) -> list[tuple[int, int, int]]:
-        """``(column, top, bottom)`` grab rows of each object (bottom exclusive)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(columns, tops, bottoms)``: grab rows of each object (bottom exclusive)."""
         rows, keys = classes.shape
-        note = classes == NOTE
-        padded = np.zeros((rows + 2, keys), np.int8)
-        padded[1:-1] = note
-        change = np.diff(padded, axis=0)
+        padded = np.zeros((keys, rows + 2), np.int8)
+        padded[:, 1:-1] = (classes == NOTE).T
+        change = np.diff(padded, axis=1)
+        cs, tops = np.nonzero(change == 1)  # column-major: by column, then row
+        bottoms = np.nonzero(change == -1)[1]
+        if cs.size == 0:
+            return cs, tops, bottoms
         # Rows not covered up to each row: a gap is hidden when none of its rows is uncovered.
         open_rows = np.zeros((rows + 1, keys), np.int32)
         np.cumsum(classes != OVER, axis=0, out=open_rows[1:])
-        out = []
-        line = round(self.line)
-        for c in range(keys):
-            starts = np.flatnonzero(change[:, c] == 1)
-            ends = np.flatnonzero(change[:, c] == -1)
-            if starts.size == 0:
-                continue
-            gaps = starts[1:] - ends[:-1]
-            hidden = open_rows[starts[1:], c] == open_rows[ends[:-1], c]
-            keep = np.ones(starts.size, bool)
-            keep[1:] = (gaps > self._gap) & ~hidden
-            starts = starts[keep]
-            ends = ends[np.r_[keep[1:], True]]
-            down = held is not None and held[c] >= 1
-            note_px = self.note_px[c]
-            for top, bottom in zip(starts.tolist(), ends.tolist()):
-                top_hidden = top > 0 and classes[top - 1, c] == OVER
-                bottom_hidden = bottom < rows and classes[bottom, c] == OVER
-                size = bottom - top
-                if size < (2 if top_hidden or bottom_hidden else self._min_run):
-                    continue
-                tall = size > 1.5 * note_px + 2
-                if tall and any(a <= top and bottom <= b for a, b in self.bands):
-                    continue  # a burst's stroke (a hold is rarely that short)
-                if bottom_hidden and tall and down:
-                    bottom = max(bottom, line)
-                elif bottom_hidden and not tall:
-                    bottom = max(bottom, top + round(note_px))
-                elif top_hidden and not tall:
-                    top = min(top, bottom - round(note_px))
-                out.append((c, top, bottom))
-        return out
+        hidden = open_rows[tops[1:], cs[1:]] == open_rows[bottoms[:-1], cs[1:]]
+        new = np.ones(cs.size, bool)
+        new[1:] = (cs[1:] != cs[:-1]) | ((tops[1:] - bottoms[:-1] > self._gap) & ~hidden)
+        cs, tops, bottoms = cs[new], tops[new], bottoms[np.r_[new[1:], True]]
+        top_hidden = (tops > 0) & (classes[np.maximum(tops - 1, 0), cs] == OVER)
+        bottom_hidden = (bottoms < rows) & (classes[np.minimum(bottoms, rows - 1), cs] == OVER)
+        size = bottoms - tops
+        note_px = self.note_px[cs]
+        tall = size > 1.5 * note_px + 2
+        keep = size >= np.where(top_hidden | bottom_hidden, 2, self._min_run)
+        for a, b in self.bands:  # a hold-tall run inside a band is a burst's stroke
+            keep &= ~(tall & (tops >= a) & (bottoms <= b))
+        down = np.zeros(cs.size, bool) if held is None else np.asarray(held)[cs] >= 1
+        note_h = np.round(note_px).astype(np.intp)
+        bottoms = np.where(
+            bottom_hidden & tall & down,
+            np.maximum(bottoms, round(self.line)),
+            np.where(bottom_hidden & ~tall, np.maximum(bottoms, tops + note_h), bottoms),
+        )
+        tops = np.where(
+            top_hidden & ~bottom_hidden & ~tall, np.minimum(tops, bottoms - note_h), tops
+        )
+        return cs[keep], tops[keep], bottoms[keep]
 
     def frame(self, image: np.ndarray, out: np.ndarray, held: np.ndarray | None = None) -> None:
         g = self.geometry
-        runs = self.runs(self.classes(image, self.doubted(held)), held)
+        cs, tops, bottoms = self.runs(self.classes(image, self.doubted(held)), held)
         out[...] = BACKGROUND
         out[g.judgement_row, :] = LINE
-        rows, cols = [], []
         j, cw, m, hr = g.judgement_row, g.column_width, g.note_margin, g.head_rows
-        for c, top, bottom in runs:
+        for c, top, bottom in zip(cs.tolist(), tops.tolist(), bottoms.tolist()):
             y_head = j - math.floor((self.line - bottom) / self.row_px + 0.5)
             x0, x1 = c * cw + m, (c + 1) * cw - m
             if bottom - top > 1.5 * self.note_px[c] + 2:
@@ -353,9 +350,7 @@ class SkinPerception:
                 out[max(y_tail, 0) : max(y_head - hr + 1, 0), x0:x1] = BODY
             if y_head >= 0:
                 out[max(y_head - hr + 1, 0) : min(y_head + 1, g.height), x0:x1] = HEAD
-            rows.append(bottom)
-            cols.append(c)
-        self._edges = (np.array(rows, np.intp), np.array(cols, np.intp))
+        self._edges = (bottoms, cs)
 
     def head_edges(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._edges
@@ -366,16 +361,21 @@ class SkinPerception:
 
 
 def _over(rgba: np.ndarray, under: np.ndarray, additive: bool = False) -> np.ndarray:
-    """Colours of ``rgba``'s visible pixels drawn over the colour ``under`` (or added to it)."""
-    pixels = rgba.reshape(-1, 4).astype(np.float32)
-    pixels = pixels[(pixels[:, 3] >= 24) | (len(pixels) == 1)]
+    """The table cells (as colours) of ``rgba``'s visible pixels drawn over the colour ``under``
+    (or added to it)."""
+    pixels = rgba.reshape(-1, 4)
+    if len(pixels) > 1:
+        pixels = pixels[pixels[:, 3] >= 24]
+    pixels = pixels.astype(np.float32)
     alpha = pixels[:, 3:4] / 255.0
     if additive:
         rgb = np.minimum(255.0, under + pixels[:, :3] * alpha)
     else:
         rgb = pixels[:, :3] * alpha + under * (1 - alpha)
-    cells = np.unique(rgb.astype(np.uint8) >> _SHIFT, axis=0).astype(np.float32)
-    return (cells + 0.5) * (1 << _SHIFT)
+    rgb = rgb.astype(np.uint8)
+    seen = np.zeros(1 << (3 * LUT_BITS), bool)
+    seen[quantize(rgb[:, ::-1])] = True
+    return _cell_colours()[seen]
 
 
 def _tinted(rgba: np.ndarray, tint: tuple[int, int, int, int]) -> np.ndarray:
@@ -394,17 +394,20 @@ def _light_rows(
     lights: list[SkinImage], tint: tuple[int, int, int, int], under: np.ndarray,
     notes: np.ndarray, height: Callable[[SkinImage], float],
 ) -> np.ndarray:  # fmt: skip
-    """Which rows of the column light (``round(height)`` rows, any frame) have a note's colour."""
+    """Which rows of the column light (``round(height)`` rows, any frame) have a note's colour
+    (the same table cell)."""
     if not lights:
         return np.zeros(0, bool)
+    note_cells = np.zeros(1 << (3 * LUT_BITS), bool)
+    note_cells[quantize(notes[:, ::-1].astype(np.uint8))] = True
     rows = max(1, round(max(height(f) for f in lights)))
     out = np.zeros(rows, bool)
     for frame in lights:
-        pixels = _tinted(frame.pixels, tint)
-        for r in range(rows):
-            line = pixels[min(len(pixels) - 1, r * len(pixels) // rows)][None]
-            if not out[r] and conflicts(_over(line, under), notes).any():
-                out[r] = True
+        pixels = _tinted(frame.pixels, tint).astype(np.float32)
+        alpha = pixels[..., 3:4] / 255.0
+        rgb = (pixels[..., :3] * alpha + under * (1 - alpha)).astype(np.uint8)
+        hit = (note_cells[quantize(rgb[..., ::-1])] & (pixels[..., 3] >= 24)).any(axis=1)
+        out |= hit[np.arange(rows) * len(hit) // rows]
     return out
 
 

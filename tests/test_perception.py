@@ -225,9 +225,8 @@ def test_calibration_json_keeps_the_skin_and_the_window(tmp_path):
 
 
 def test_capture_frames_light_levels_fade_after_a_release():
-    frames = CaptureFrames.__new__(CaptureFrames)
-    frames._down = np.zeros(2, bool)
-    frames._released = np.full(2, -np.inf)
+    playfield = Calibration(0, 8, 440.0, 0.8, 2)
+    frames = CaptureFrames(playfield, default_geometry(2), capture=object())  # no screen needed
     assert frames.light_levels(None, 0.0) is None
     assert frames.light_levels(np.array([True, False]), 1.0).tolist() == [1.0, 0.0]
     assert frames.light_levels(np.array([False, False]), 1.1).tolist() == [1.0, 0.0]

@@ -11,7 +11,12 @@ and compares with the simulator's frame at the same time and judge state:
   (recall), ``phantom``: % of perceived heads with no simulator head within 1 row;
 - ``us``: perception time per frame (µs).
 
-Run: ``PYTHONPATH=src python scripts/measure_perception.py [--times 300] [--map PATH]``.
+With ``--model M`` it also plays the 4K model in a closed loop per option (the playfield drawn
+every step from the judge and the keys the model holds, read back, its keys landing after its
+latency) and prints its accuracy beside the simulator's own frames (``sim``).
+
+Run: ``PYTHONPATH=src python scripts/measure_perception.py [--times 200] [--keys 4 7]
+[--looks default ppomania special] [--window 854x480] [--model tests/data/models/ppo-4k.zip]``.
 """
 
 from __future__ import annotations

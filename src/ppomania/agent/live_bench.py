@@ -16,9 +16,11 @@ def bench_live_model(
     model_path: str | None = None,
     seconds: float = 2.0,
     progress: Callable[[str], None] | None = None,
+    skin: str | None = None,
 ) -> dict[str, Any]:
     """:func:`~ppomania.env.live_bench.bench_live` with torch on one thread and the policy of
-    ``model_path`` (a run folder or ``.zip``; None = a fresh HighwayCNN PPO policy, 4K).
+    ``model_path`` (a run folder or ``.zip``; None = a fresh HighwayCNN PPO policy, 4K), the
+    stand-in drawn with ``skin`` (None: the simulator's look).
 
     :raises RuntimeError: no display to run the stand-in on, or the stand-in did not start.
     """
@@ -47,4 +49,4 @@ def bench_live_model(
         def policy(obs):
             return actions(obs[None])[0]
 
-        return bench_live(policy, seconds=seconds, policy_name=name, progress=progress)
+        return bench_live(policy, seconds=seconds, policy_name=name, progress=progress, skin=skin)

@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="train/learn: auto, cpu or cuda")
     parser.add_argument("--model", help="live: time this model's inference (default: a fresh one)")
     parser.add_argument(
+        "--skin",
+        metavar="DIR|FILE.osk|default",
+        help="live: the stand-in draws osu!'s playfield with this skin, read through it "
+        "(default: the simulator's look)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=0, help="learn: torch threads (default 0: all cores)"
     )
     parser.add_argument(
@@ -164,7 +170,7 @@ def run_live_bench(args: argparse.Namespace) -> int:
 
     log = None if args.json else (lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     try:
-        report = bench_live_model(args.model, seconds=args.seconds, progress=log)
+        report = bench_live_model(args.model, seconds=args.seconds, progress=log, skin=args.skin)
     except (RuntimeError, FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--config", type=Path, help="calibration JSON (~/.config/ppomania/live.json)"
+    )
+    parser.add_argument(
+        "--skin",
+        metavar="DIR|FILE.osk|default",
+        help="the skin osu! draws with ('default': osu!'s; default: the calibration's)",
     )
     parser.add_argument(
         "--control-hz", type=float, help="steps per second (default: the model's, else 60)"
@@ -168,19 +174,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _playfield(args: argparse.Namespace) -> Calibration | CaptureArea:
-    """The capture area of ``--area``, else the calibration. :raises CliError: neither."""
+    """The capture area of ``--area``, else the calibration (with ``--skin`` in place of its skin).
+
+    :raises CliError: neither.
+    """
     from ppomania.live.capture import DEFAULT_CONFIG, load_calibration
     from ppomania.sim.render import CaptureArea
 
     if args.area:
+        if args.skin:
+            raise CliError("--skin needs a calibration (the game window); leave out --area")
         try:
             return CaptureArea(*(int(x) for x in args.area.split(",")))
         except (TypeError, ValueError):
             raise CliError(f"--area must be L,T,W,H, got {args.area!r}") from None
     try:
-        return load_calibration(args.config or DEFAULT_CONFIG)
+        playfield = load_calibration(args.config or DEFAULT_CONFIG)
     except (OSError, ValueError, TypeError) as exc:
         raise CliError(f"no calibration ({exc}); run ppomania calibrate or pass --area") from None
+    return dataclasses.replace(playfield, skin=args.skin) if args.skin else playfield
 
 
 def _game_map_keys(client: StateClient) -> int:

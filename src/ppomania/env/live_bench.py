@@ -36,11 +36,14 @@ import numpy as np
 
 from ppomania.env.live_autoplay import LiveAutoplay
 from ppomania.env.live_env import LiveManiaEnv
+from ppomania.env.live_frames import DEFAULT_SKIN
 from ppomania.env.live_stats import LiveStats
 from ppomania.game.beatmap import Beatmap, load_beatmap
 from ppomania.live.capture import Calibration
 from ppomania.live.state_client import measure_read_cost
 
+#: The stand-in's window with a skin (fits the 1024x768 Xvfb screen started here).
+SKIN_WINDOW = (1024, 576)
 #: Targets of the live loop on a 2-core machine.
 TARGET_STEPS_PER_S = 120.0
 TARGET_CAPTURE_TO_KEY_MS = 10.0
@@ -90,13 +93,23 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def standin_game(map_path: Path, display: str, *args: str) -> Iterator[tuple[int, Calibration]]:
-    """A stand-in game subprocess; yields its state port and playfield (window at (0, 0))."""
+def standin_game(
+    map_path: Path, display: str, *args: str, skin: str | None = None
+) -> Iterator[tuple[int, Calibration]]:
+    """A stand-in game subprocess; yields its state port and playfield (window at (0, 0)).
+
+    :param skin: draw osu!'s playfield with this skin (:data:`DEFAULT_SKIN`: the default look) in
+        a :data:`SKIN_WINDOW` window, the playfield read through it; None: the simulator's look.
+    """
     port = _free_port()
     env = dict(os.environ, DISPLAY=display, SDL_VIDEO_WINDOW_POS="0,0")
     env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
     command = [sys.executable, "-m", "ppomania.cli", "standin", str(map_path), "--realtime"]
-    command += ["--look", "sim"]  # the live frames are sampled from the simulator's look
+    if skin is None:
+        command += ["--look", "sim"]  # the live frames are sampled from the simulator's look
+    else:
+        command += ["--window", "{}x{}".format(*SKIN_WINDOW)]
+        command += [] if skin == DEFAULT_SKIN else ["--skin", skin]
     proc = subprocess.Popen(
         [*command, "--port", str(port), "--auto-retry", *args],
         stdout=subprocess.PIPE,
@@ -109,12 +122,14 @@ def standin_game(map_path: Path, display: str, *args: str) -> Iterator[tuple[int
             raise RuntimeError("the stand-in game exited before it was ready")
         ready = json.loads(line)
         left, _, width, _ = ready["playfield"]
+        window = None if skin is None else (0, 0, *SKIN_WINDOW)
         yield (
             port,
             Calibration(
-                left, left + width, ready["judgement_y"], ready["px_per_ms"], ready["keys"]
+                left, left + width, ready["judgement_y"], ready["px_per_ms"], ready["keys"],
+                window=window, skin=skin,
             ),
-        )
+        )  # fmt: skip
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
@@ -195,6 +210,7 @@ def bench_live(
     realtime: tuple[bool, ...] = (False, True),
     policy_name: str = "",
     progress: Callable[[str], None] | None = None,
+    skin: str | None = None,
 ) -> dict[str, Any]:
     """Measure the live loop against the stand-in (see the module docstring).
 
@@ -204,6 +220,8 @@ def bench_live(
     :param realtime: scheduling modes of the loop to measure (False = default; True = real-time
         priority, measured only where granted).
     :param policy_name: described in the report.
+    :param skin: the stand-in draws osu!'s playfield with this skin and the frames are read
+        through it (see :func:`standin_game`); None: the simulator's look.
     :returns: one JSON-able dict (``runs``: one entry per rate and scheduling).
     """
     from ppomania.game.osu_writer import beatmap_to_osu
@@ -212,12 +230,17 @@ def bench_live(
     log = progress or (lambda line: None)
     duration = 2 * len(rates) * len(realtime) * (seconds + 4) + 10
     beatmap = generate_map(PatternConfig(keys=4, duration_s=duration, density=(4.0, 8.0)), seed=0)
-    report: dict[str, Any] = {"cpus": os.cpu_count(), "policy": policy_name, "runs": []}
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(), "policy": policy_name, "skin": skin, "runs": []
+    }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="ppomania-bench-") as tmp:
         map_path = Path(tmp) / "bench.osu"
         map_path.write_bytes(beatmap_to_osu(beatmap))
         beatmap = load_beatmap(map_path)
-        with x_display() as display, standin_game(map_path, display) as (port, playfield):
+        with (
+            x_display() as display,
+            standin_game(map_path, display, skin=skin) as (port, playfield),
+        ):
             report["display"] = display
             for rt in realtime:
                 for rate in rates:
@@ -242,7 +265,8 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     ok = read is not None and read <= TARGET_STATE_READ_US
     lines = [
         f"bench live: stand-in game on {report.get('display')} ({report.get('server')}), "
-        f"{report.get('cpus')} CPUs, policy: {report.get('policy') or 'none'}",
+        f"{report.get('cpus')} CPUs, policy: {report.get('policy') or 'none'}, "
+        f"look: {report.get('skin') or 'sim'}",
         f"  state read {read} µs per StateClient.latest() "
         f"(target <= {TARGET_STATE_READ_US:g}: {'ok' if ok else 'MISSED'})",
         "",

@@ -4,8 +4,8 @@ stand-in game).
 Same observation and action spaces as the simulator, with the frame geometry of the model that
 plays (default :func:`~ppomania.env.spaces.default_geometry`). The live layer does the I/O (screen
 grab, keys, game state); this module keeps the timing and the episode, with its parts beside it:
-the frame path (:mod:`ppomania.env.live_frames`: a grab into the agent's frame with the simulator's
-:func:`~ppomania.sim.render.preprocess_capture`), our judge and its reconciliation with the game's
+the frame path (:mod:`ppomania.env.live_frames`: a grab into the agent's frame through the
+player's skin, :mod:`ppomania.env.perception`), our judge and its reconciliation with the game's
 (:mod:`ppomania.env.live_judging`), the loop's timings (:mod:`ppomania.env.live_stats`), the game
 clock (:mod:`ppomania.live.clock`) and the pacing (:mod:`ppomania.realtime`).
 
@@ -332,7 +332,7 @@ class LiveManiaEnv(gym.Env):
         """Grab into ``out``; stamp the grab's wall time and game time."""
         grab_at = time.monotonic()
         clock = self.map_time_ms(self.client.latest(), grab_at)
-        image = self.frames.grab(out)
+        image = self.frames.grab(out, self.keys.held)
         done = time.monotonic()
         self.stats.capture_ms.append(1000 * (done - grab_at))
         offsets = self._frame_offsets

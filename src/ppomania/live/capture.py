@@ -146,6 +146,12 @@ class Calibration:
     :param judgement_y: screen row under the judgement line: a head's bottom edge at its time.
     :param px_per_ms: scroll speed in screen pixels per ms.
     :param keys: key count.
+    :param window: the game window's client area on screen ``(left, top, width, height)``, when
+        known (the skin's layout is computed in it).
+    :param skin: the player's skin (a folder or ``.osk``), when known: the live perception reads
+        its notes, lighting and bursts (None: the simulator's palette, the stand-in's ``sim``
+        look).
+    :param scroll_speed: osu!'s scroll speed setting ``px_per_ms`` came from, when known.
     """
 
     left: int
@@ -153,6 +159,9 @@ class Calibration:
     judgement_y: float
     px_per_ms: float
     keys: int
+    window: tuple[int, int, int, int] | None = None
+    skin: str | None = None
+    scroll_speed: float | None = None
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:
@@ -213,28 +222,37 @@ def save_calibration(calibration: Calibration, path: Path = DEFAULT_CONFIG) -> P
     """Write ``calibration`` as JSON (parent folders created); return the path."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(calibration), indent=2) + "\n")
+    data = {k: v for k, v in asdict(calibration).items() if v is not None}
+    path.write_text(json.dumps(data, indent=2) + "\n")
     return path
 
 
 def load_calibration(path: Path = DEFAULT_CONFIG) -> Calibration:
     """Read a calibration written by :func:`save_calibration`."""
     data = json.loads(Path(path).expanduser().read_text())
+    if data.get("window") is not None:
+        data["window"] = tuple(int(v) for v in data["window"])
     return Calibration(**data)
 
 
-def draw_rect(image: np.ndarray, rect: Rect, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """A copy of the BGR(A) ``image`` with ``rect`` (screen pixels) outlined in red (a preview)."""
+def draw_rect(
+    image: np.ndarray,
+    rect: Rect,
+    offset: tuple[int, int] = (0, 0),
+    colour: tuple[int, int, int] = (0, 0, 255),
+) -> np.ndarray:
+    """A copy of the BGR(A) ``image`` with ``rect`` (screen pixels) outlined in ``colour`` (BGR,
+    default red): a preview."""
     out = image.copy()
     h, w = out.shape[:2]
     x0, y0 = max(0, rect.left - offset[0]), max(0, rect.top - offset[1])
     x1 = min(w - 1, rect.left + rect.width - 1 - offset[0])
     y1 = min(h - 1, rect.top + rect.height - 1 - offset[1])
-    red = np.array([0, 0, 255, 255][: out.shape[2]], dtype=np.uint8)
-    out[y0, x0 : x1 + 1] = red
-    out[y1, x0 : x1 + 1] = red
-    out[y0 : y1 + 1, x0] = red
-    out[y0 : y1 + 1, x1] = red
+    paint = np.array([*colour, 255][: out.shape[2]], dtype=np.uint8)
+    out[y0, x0 : x1 + 1] = paint
+    out[y1, x0 : x1 + 1] = paint
+    out[y0 : y1 + 1, x0] = paint
+    out[y0 : y1 + 1, x1] = paint
     return out
 
 

@@ -11,15 +11,10 @@ import time
 
 import numpy as np
 
-from ppomania.env.perception import (
-    LIGHT_RELEASE_MS,
-    PalettePerception,
-    Perception,
-    column_xs,
-    skin_perception,
-)
+from ppomania.env.perception import PalettePerception, Perception, column_xs, skin_perception
 from ppomania.live.capture import Calibration, Rect, ScreenCapture
 from ppomania.sim.render import CaptureArea, HighwayGeometry
+from ppomania.skin.timing import LIGHT_RELEASE_MS
 
 #: The skin name that means osu!'s default skin (the built-in default-like look).
 DEFAULT_SKIN = "default"

@@ -22,9 +22,9 @@ Two ways to see the playfield, one interface (:class:`Perception`):
   completed to a note's height, or, for a hold whose key is held, down to the judgement line (its
   head is pinned there). Where an overlay can look like a note, position and keys decide: the
   hit lighting's band and the column light's note-coloured rows are *over* in the columns whose
-  key is held (or was just let go, :data:`LIGHT_RELEASE_MS`); in the bursts' and combo's bands a
-  note pixel needs all three samples, and a hold-tall run inside a band is a burst's stroke; the
-  rows where the keys are drawn over the notes are not read.
+  key is held (or was just let go, :data:`~ppomania.skin.timing.LIGHT_RELEASE_MS`); in the
+  bursts' and combo's bands a note pixel needs all three samples, and a hold-tall run inside a
+  band is a burst's stroke; the rows where the keys are drawn over the notes are not read.
 
 Cost per frame: a gather of ``3 * K * grab_height`` pixels, one table lookup, the runs, drawing:
 well under a millisecond.
@@ -50,6 +50,7 @@ from ppomania.sim.render import (
 )
 from ppomania.skin.files import Skin, SkinImage
 from ppomania.skin.layout import ManiaLayout
+from ppomania.skin.timing import BURST_ELEMENTS
 
 _BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], dtype=np.float32)  # BT.601
 _HEAD_LEVEL = 208  # preprocess_capture's head threshold
@@ -60,11 +61,6 @@ _SHIFT = 8 - LUT_BITS
 SAMPLES = (0.3, 0.5, 0.7)
 #: What a colour is in a lookup table: the stage, a note, or something drawn over the stage.
 STAGE, NOTE, OVER = 0, 1, 2
-#: How long the column light takes to shrink away after a key is let go (the stand-in's, as
-#: osu!stable draws it); the hit lighting is shorter.
-LIGHT_RELEASE_MS = 250.0
-#: The judgement bursts' skin.ini names.
-BURSTS = ("Hit300g", "Hit300", "Hit200", "Hit100", "Hit50", "Hit0")
 
 
 class Perception(Protocol):
@@ -445,7 +441,7 @@ def skin_perception(
         return image.pixels.shape[0] / image.scale * layout.scale
 
     prefix = skin.ini.fonts.get("ComboPrefix", "score")  # osu!'s combo font
-    bursts = [f for name in BURSTS for f in skin.frames(config.element(name))]
+    bursts = [f for name in BURST_ELEMENTS.values() for f in skin.frames(config.element(name))]
     digits = [skin.image(f"{prefix}-{d}") for d in range(10)]
     keys_img = [skin.image(config.key_image(c, d)) for c in range(keys) for d in (False, True)]
     lighting = [f for name in ("LightingN", "LightingL") for f in skin.frames(config.element(name))]

@@ -45,22 +45,14 @@ from ppomania.game.rules import Judgement
 from ppomania.game.scroll import DEFAULT_SCROLL_SPEED
 from ppomania.skin.files import Skin, SkinImage
 from ppomania.skin.layout import ManiaLayout, mania_layout
+from ppomania.skin.timing import BURST_ELEMENTS, LIGHT_RELEASE_MS
 
 LIGHTING_MS = 200.0  # LightingN: 80 ms in, 120 ms out
 BURST_MS = 220.0  # judgement burst: 20 ms in, 160 ms shown, 40 ms out
 BURST_SCALES = ((40.0, 1.0), (80.0, 0.85), (BURST_MS, 0.7))  # (until dt, scale), as stable pops
-LIGHT_RELEASE_MS = 250.0  # the column light shrinks away after the key is let go
 LINE_SCALE = 0.74  # column line width in osu!'s 768-high units, as stable draws them
 HINT_SCALE = 0.9
 BODY_FPS = 60.0
-BURST_ELEMENTS = {
-    Judgement.MAX: "Hit300g",
-    Judgement.GREAT: "Hit300",
-    Judgement.GOOD: "Hit200",
-    Judgement.OK: "Hit100",
-    Judgement.MEH: "Hit50",
-    Judgement.MISS: "Hit0",
-}
 
 
 class JudgeView(Protocol):

@@ -9,7 +9,6 @@ Without, the playfield is detected in a screenshot (the stand-in's ``sim`` look)
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ppomania.cli import CliError
@@ -64,6 +63,9 @@ def tosu_scroll_speed(port: int, tries: int = 4, timeout_s: float = 2.0) -> floa
     import time
     import urllib.request
 
+    from ppomania.protocol.parse import parse_document
+    from ppomania.protocol.snapshot import TOSU_V2, ProtocolError
+
     for attempt in range(tries):
         if attempt:
             time.sleep(0.3)
@@ -71,12 +73,11 @@ def tosu_scroll_speed(port: int, tries: int = 4, timeout_s: float = 2.0) -> floa
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{port}{HTTP_V2}", timeout=timeout_s
             ) as response:
-                value = json.loads(response.read(1 << 22))["settings"]["mania"]["scrollSpeed"]
-        except (OSError, ValueError, KeyError, TypeError):
+                parsed = parse_document(response.read(1 << 22), TOSU_V2)
+        except (OSError, ProtocolError):
             continue
-        if isinstance(value, int | float) and 1 <= value <= 40:
-            return float(value)
-        return None
+        value = parsed.snapshot.scroll_speed if parsed.snapshot else None
+        return value if value is not None and 1 <= value <= 40 else None
     return None
 
 

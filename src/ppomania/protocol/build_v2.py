@@ -174,7 +174,7 @@ def build_tosu_v2(snap: GameSnapshot) -> dict[str, Any]:
     settings["mode"] = _nn(snap.mode, RULESETS)
     settings["skin"]["name"] = snap.skin
     if snap.scroll_speed is not None:
-        settings["mania"]["scrollSpeed"] = snap.scroll_speed
+        settings["mania"]["scrollSpeed"] = json_num(snap.scroll_speed)
     profile = fresh(V2_PROFILE)
     profile.update(name=snap.player_name, mode=_nn(snap.mode, RULESETS))
     return {

@@ -276,6 +276,7 @@ FIELDS = (
     Field("snapshot.game_folder", "settings.folders.game", "folders.game", _text),
     Field("snapshot.songs_folder", "settings.folders.songs", "folders.songs", _text),
     Field("snapshot.skin", "settings.folders.skin", "folders.skin", _text),
+    Field("snapshot.scroll_speed", None, "settings.mania.scrollSpeed", _maybe_number),
     # inputs of derived values
     Field("paused", None, "game.paused", _flag),
     Field("failed", None, "play.failed", _flag),

@@ -37,8 +37,7 @@ from ppomania.game.beatmap import load_beatmap
 from ppomania.game.judge import Judge
 from ppomania.game.rules import Mods
 from ppomania.live.capture import Calibration
-from ppomania.sim.packed import PackedMaps
-from ppomania.sim.render import HEAD, CaptureArea, render_frames
+from ppomania.sim.render import HEAD, CaptureArea, render_beatmap_frame
 from ppomania.skin.files import load_skin
 from ppomania.standin.playfield import SkinnedPlayfield
 
@@ -49,21 +48,6 @@ MAPS = {
 }
 SPECIAL = ROOT / "tests/data/osu-special-skin"
 WINDOW = (854, 480)
-
-
-def sim_frame(beatmap, judge: Judge, t: float, geometry) -> np.ndarray:
-    packed = PackedMaps([beatmap])
-    packed_index = np.empty(packed.n_objects, np.int64)
-    packed_index[packed.object_index] = np.arange(packed.n_objects)
-    cursor = np.zeros((1, beatmap.keys), np.int64)
-    held = np.zeros((1, beatmap.keys), np.bool_)
-    for c in range(beatmap.keys):
-        current = judge.current_object(c)
-        cursor[0, c] = packed_index[current] if current >= 0 else packed.col_begin[0, c + 1]
-        held[0, c] = judge.holding(c)
-    out = np.zeros((1, *geometry.shape), np.uint8)
-    render_frames(out, np.array([t]), np.zeros(1, np.int64), cursor, held, packed, geometry)
-    return out[0]
 
 
 def head_rows(frame: np.ndarray, geometry) -> set[tuple[int, int]]:
@@ -140,7 +124,7 @@ def measure(beatmap, skin, n_times: int, window=WINDOW, until_ms: float = 30000.
         y0 = max(0, area.top)
         rows = picture[y0 : area.top + area.height, area.left : area.left + area.width]
         grab[y0 - area.top : y0 - area.top + rows.shape[0], : rows.shape[1], :3] = rows[..., ::-1]
-        expected = sim_frame(beatmap, judge, t, geometry)
+        expected = render_beatmap_frame(beatmap, t, geometry, judge)
         truth = head_rows(expected, geometry)
         level = np.where(held, 1.0, np.clip(1 - (t - released) / LIGHT_RELEASE_MS, 0, 1))
         for name, perception in options.items():
@@ -216,7 +200,7 @@ def closed_loop(beatmap, skin, model_path: str, option: str, window=WINDOW, unti
         judge.advance(t)
         frame = stack.advance()[0]
         if option == "sim":
-            frame[...] = sim_frame(beatmap, judge, t, geometry)
+            frame[...] = render_beatmap_frame(beatmap, t, geometry, judge)
         else:
             picture = field.draw(t, judge, held.tolist(), int(judge.state.combo))
             y0 = max(0, rect.top)

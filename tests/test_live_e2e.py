@@ -29,12 +29,11 @@ from ppomania.game.rules import Mods
 from ppomania.game.score import Phase, accuracy
 from ppomania.live.capture import Calibration
 from ppomania.live.keys import DEFAULT_BINDINGS, KeySender
-from ppomania.sim.packed import PackedMaps
 from ppomania.sim.render import (
     CaptureArea,
     HighwayGeometry,
     preprocess_capture,
-    render_frames,
+    render_beatmap_frame,
 )
 from ppomania.standin import game as standin_game
 
@@ -76,23 +75,6 @@ def _default_geometry(keys: int) -> HighwayGeometry:
     from ppomania.env.spaces import default_geometry
 
     return default_geometry(keys)
-
-
-def _sim_frame(beatmap, judge: Judge, time_ms: float, geometry: HighwayGeometry) -> np.ndarray:
-    """The simulator's frame of ``beatmap`` at ``time_ms`` with ``judge``'s cursor and holds."""
-    packed = PackedMaps([beatmap])
-    packed_index = np.empty(packed.n_objects, np.int64)
-    packed_index[packed.object_index] = np.arange(packed.n_objects)
-    cursor = np.zeros((1, beatmap.keys), np.int64)
-    held = np.zeros((1, beatmap.keys), np.bool_)
-    for c in range(beatmap.keys):
-        current = judge.current_object(c)
-        cursor[0, c] = packed_index[current] if current >= 0 else packed.col_begin[0, c + 1]
-        held[0, c] = judge.holding(c)
-    out = np.zeros((1, *geometry.shape), np.uint8)
-    times = np.array([time_ms], np.float64)
-    render_frames(out, times, np.zeros(1, np.int64), cursor, held, packed, geometry)
-    return out[0]
 
 
 def _grab_of(picture: np.ndarray) -> np.ndarray:
@@ -298,7 +280,7 @@ def test_standin_look_samples_to_the_sim_frame(map_path):
             holding += any(judge.holding(c) for c in range(beatmap.keys))
             game.freeze_at(t)
             frame = preprocess_capture(_grab_of(game.render(0.0)), area, geometry)
-            equal.append((frame == _sim_frame(beatmap, judge, t, geometry)).mean())
+            equal.append((frame == render_beatmap_frame(beatmap, t, geometry, judge)).mean())
         assert holding > 0 or beatmap.n_holds == 0  # held holds (pinned heads) were drawn
         if minimum == 1.0:
             assert min(equal) == 1.0, f"{geometry.shape}: {sum(e < 1 for e in equal)} frames differ"
@@ -355,7 +337,7 @@ def test_capture_of_a_paused_standin_equals_the_render(display, tmp_path):
     judge = Judge(beatmap)
     judge.advance(t)
     for shape, (geometry, grabbed) in grabs.items():
-        expected = _sim_frame(beatmap, judge, t, geometry)
+        expected = render_beatmap_frame(beatmap, t, geometry, judge)
         assert (expected == 255).any()
         if shape == (48, 16):
             np.testing.assert_array_equal(grabbed, expected)

@@ -19,8 +19,7 @@ from ppomania.game.beatmap import load_beatmap
 from ppomania.game.judge import Judge
 from ppomania.game.rules import Mods
 from ppomania.live.capture import Calibration, load_calibration, save_calibration
-from ppomania.sim.packed import PackedMaps
-from ppomania.sim.render import BODY, HEAD, render_frames
+from ppomania.sim.render import BODY, HEAD, render_beatmap_frame
 from ppomania.skin.files import load_skin
 from ppomania.standin.game import StandinConfig, StandinGame
 from ppomania.standin.playfield import SkinnedPlayfield
@@ -37,21 +36,6 @@ def ppomania_osk(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("skin") / "ppomania.osk"
     assert main(["skin", "--output", str(path)]) == 0
     return path
-
-
-def _sim_frame(beatmap, judge: Judge, t: float, geometry) -> np.ndarray:
-    packed = PackedMaps([beatmap])
-    packed_index = np.empty(packed.n_objects, np.int64)
-    packed_index[packed.object_index] = np.arange(packed.n_objects)
-    cursor = np.zeros((1, beatmap.keys), np.int64)
-    held = np.zeros((1, beatmap.keys), np.bool_)
-    for c in range(beatmap.keys):
-        current = judge.current_object(c)
-        cursor[0, c] = packed_index[current] if current >= 0 else packed.col_begin[0, c + 1]
-        held[0, c] = judge.holding(c)
-    out = np.zeros((1, *geometry.shape), np.uint8)
-    render_frames(out, np.array([t]), np.zeros(1, np.int64), cursor, held, packed, geometry)
-    return out[0]
 
 
 def _heads(frame: np.ndarray, column_width: int) -> set[tuple[int, int]]:
@@ -107,7 +91,7 @@ def _agreement(map_path: Path, skin_path, n_times: int = 40) -> dict[str, float]
              range(beatmap.keys)]
         )  # fmt: skip
         perception.frame(grab, out, level)
-        expected = _sim_frame(beatmap, judge, t, geometry)
+        expected = render_beatmap_frame(beatmap, t, geometry, judge)
         equal.append((out == expected).mean())
         truth, seen = _heads(expected, geometry.column_width), _heads(out, geometry.column_width)
         truth_n += len(truth)
@@ -172,7 +156,7 @@ def test_the_palette_path_cannot_read_the_default_look():
     grab[: region.shape[0], :, :3] = region[..., ::-1]
     out = np.zeros(geometry.shape, np.uint8)
     palette.frame(grab, out)
-    expected = _sim_frame(beatmap, judge, 1000.0, geometry)
+    expected = render_beatmap_frame(beatmap, 1000.0, geometry, judge)
     heads = expected == HEAD
     assert heads.sum() >= 8
     assert (out[heads] == BODY).mean() > 0.5  # the notes read as hold bodies

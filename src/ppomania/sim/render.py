@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from ppomania.game.beatmap import Beatmap
+from ppomania.game.judge import Judge
 from ppomania.game.scroll import BASE_SCROLL_MS, DEFAULT_SCROLL_SPEED, scroll_ms_for
 from ppomania.sim.packed import PackedMaps
 
@@ -242,14 +243,28 @@ def render_frames(
     return out
 
 
-def render_beatmap_frame(beatmap: Beatmap, time_ms: float, geometry: HighwayGeometry) -> np.ndarray:
-    """One ``(H, W)`` frame of ``beatmap`` at ``time_ms``, nothing judged (every object drawn)."""
+def render_beatmap_frame(
+    beatmap: Beatmap, time_ms: float, geometry: HighwayGeometry, judge: Judge | None = None
+) -> np.ndarray:
+    """One ``(H, W)`` frame of ``beatmap`` at ``time_ms``.
+
+    :param judge: a judge of a play of ``beatmap``: objects it has judged are gone and holds it
+        holds are pinned to the line, as in a play. None: nothing judged, every object drawn.
+    """
     packed = PackedMaps([beatmap])
     out = np.empty((1, *geometry.shape), dtype=np.uint8)
     map_ids = np.zeros(1, dtype=np.int64)
+    cursor = packed.first_cursor(map_ids)
     held = np.zeros((1, beatmap.keys), dtype=np.bool_)
+    if judge is not None:
+        packed_index = np.empty(packed.n_objects, np.int64)
+        packed_index[packed.object_index] = np.arange(packed.n_objects)
+        for c in range(beatmap.keys):
+            current = judge.current_object(c)
+            cursor[0, c] = packed_index[current] if current >= 0 else packed.col_begin[0, c + 1]
+            held[0, c] = judge.holding(c)
     times = np.array([time_ms], dtype=np.float64)
-    render_frames(out, times, map_ids, packed.first_cursor(map_ids), held, packed, geometry)
+    render_frames(out, times, map_ids, cursor, held, packed, geometry)
     return out[0]
 
 

@@ -23,6 +23,18 @@ def _read_png(path):
     return pygame.surfarray.array3d(image).transpose(1, 0, 2)  # (H, W, 3)
 
 
+def _window_shown(timeout_s: float = 60.0) -> bool:
+    """Wait for ``--show``'s window (imports and connecting take a while)."""
+    import pygame
+
+    deadline = time.monotonic() + timeout_s
+    while pygame.display.get_surface() is None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monkeypatch):  # noqa: F811
     import mss
 
@@ -38,12 +50,15 @@ def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monke
     shots = []
 
     def screenshot() -> None:  # mid-play, while the window is up
+        if not _window_shown():
+            return
+        time.sleep(1.0)
         with mss.MSS() as sct:
             shots.append(
                 np.asarray(sct.grab({"left": left, "top": 0, "width": 300, "height": 200}))
             )
 
-    timer = threading.Timer(3.0, screenshot)
+    timer = threading.Thread(target=screenshot, daemon=True)
     timer.start()
     try:
         command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
@@ -56,7 +71,7 @@ def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monke
         timer.join()
         assert _keys_down(display) == []
         standin.stop()
-    print(captured.err)
+    print(captured.err, play["timing"])
     assert play["accuracy"] >= 90.0
     draws = re.search(r"window: (\d+) draws, ([\d.]+) ms mean", captured.err)
     assert draws and int(draws[1]) > 10, captured.err
@@ -70,7 +85,7 @@ def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monke
     assert _read_png(perceived[len(perceived) // 2]).max() > 0
 
 
-def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, capsys):  # noqa: F811
+def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, capsys, monkeypatch):  # noqa: F811
     import pygame
 
     from ppomania.live.capture import save_calibration
@@ -78,20 +93,29 @@ def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, ca
     map_path = _cut_map(tmp_path, 20000)
     standin = Standin(display, map_path)
     config = save_calibration(standin.playfield, tmp_path / "live.json")
-    # the window's close button, a few seconds into the play (SDL takes events from any thread)
-    timer = threading.Timer(4.0, lambda: pygame.event.post(pygame.event.Event(pygame.QUIT)))
+    monkeypatch.setenv("SDL_VIDEO_WINDOW_POS", f"{standin.ready['window'][0] + 8},0")
+    shown_at = []
+
+    def close_soon() -> None:  # the window's close button a few seconds into the play
+        if not _window_shown():
+            return
+        shown_at.append(time.monotonic())
+        time.sleep(4.0)
+        pygame.event.post(pygame.event.Event(pygame.QUIT))  # SDL takes events from any thread
+
+    timer = threading.Thread(target=close_soon, daemon=True)
     timer.start()
     try:
         command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
-        start = time.monotonic()
         assert main([*command, "--port", str(standin.port), "--json", "--show"]) == 0
-        elapsed = time.monotonic() - start
-        (play,) = json.loads(capsys.readouterr().out)
+        elapsed = time.monotonic() - shown_at[0]
+        captured = capsys.readouterr()
+        (play,) = json.loads(captured.out)
     finally:
         timer.join()
         assert _keys_down(display) == []
         standin.stop()
-    assert elapsed < 15  # well before the map's end
+    assert elapsed < 15, captured.err  # well before the map's end
     judged = sum(play[k] for k in ("max", "300", "200", "100", "50", "miss"))
     assert 0 < judged < load_beatmap(map_path).n_objects
     assert play["accuracy"] >= 90.0

@@ -253,6 +253,12 @@ class VisualizationWindow:
             self._draw()
         return self._open
 
+    def poll(self) -> bool:
+        """Take the window's events (close, Esc) without drawing; False once closed."""
+        if self._open and not self.headless:
+            self._handle_events()
+        return self._open
+
     def screenshot(self, path: str | Path) -> Path:
         """Save the last drawn frame as a PNG."""
         path = Path(path)

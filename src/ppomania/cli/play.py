@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ppomania.cli import CliError
 from ppomania.protocol.endpoint import DEFAULT_PORT
 
 if TYPE_CHECKING:
+    from ppomania.agent.evaluate import PlayResult
+    from ppomania.agent.live_view import LiveView
+    from ppomania.env.live_env import LiveManiaEnv
+    from ppomania.env.live_frame_saver import FrameSaver
     from ppomania.live.capture import Calibration
     from ppomania.live.state_client import StateClient
     from ppomania.sim.render import CaptureArea
@@ -67,6 +72,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run the control loop with real-time priority when the OS allows it",
     )
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="show what the agent sees (its 4 frames), its key probabilities, held keys and the "
+        "play's stats in a window, drawn only in the loop's idle time (close it or Esc: stop)",
+    )
+    parser.add_argument(
+        "--save-frames",
+        type=Path,
+        metavar="DIR",
+        help="write the screen grab and the perceived frame of every --save-every-th step as PNGs "
+        "into DIR ({play}-{step}_{game ms}ms_grab.png / _frame.png), to inspect a misread",
+    )
+    parser.add_argument(
+        "--save-every", type=int, default=10, metavar="N", help="save one step in N (10)"
+    )
+    parser.add_argument(
+        "--save-limit", type=int, default=2000, metavar="FILES", help="most files saved (2000)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -80,13 +104,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ppomania.agent.evaluate import PlayResult, results_table
+    from ppomania.agent.evaluate import results_table
     from ppomania.agent.inference import DeterministicActions
     from ppomania.cli.bundled import load_bundled_model, load_model_or_fail
     from ppomania.env.live_autoplay import LiveAutoplay
     from ppomania.env.live_env import LiveManiaEnv
     from ppomania.game.beatmap import BeatmapError, load_beatmap
-    from ppomania.game.rules import Mods
     from ppomania.live.state_client import StateClient
 
     beatmap = None
@@ -138,39 +161,105 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(f"the model plays {codec.keys}K, the map is {env.codec.keys}K")
     policy = LiveAutoplay() if model is None else None
     actions = DeterministicActions(model) if model is not None else None
+    view, saver = None, None
     plays, timings = [], []
     try:
-        for _ in range(args.episodes):
+        view = _view(args, env, model)
+        saver = _saver(args)
+        for episode in range(args.episodes):
             obs, info = env.reset()
-            done = False
+            if view is not None:
+                view.new_play()
+            done, step = False, 0
             while not done:
                 action = policy(env) if policy else actions(obs[None])[0]
-                obs, _, terminated, truncated, info = env.step(action)
+                obs, reward, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
-            game = env.last_live.state
+                step += 1
+                if saver is not None:
+                    saver.offer(episode, step, env.frame_ms, env.last_grab, obs[-1])
+                if view is not None and not view.show(obs, reward) and not done:
+                    # closed by the player: the play ends here, as at its end
+                    env.keys.release_all()
+                    info = dict(env.judging.summary(env.last_live), timing=env.stats.summary())
+                    break
+            plays.append(_play_result(env, info))
             timings.append(info.get("timing"))
-            plays.append(
-                PlayResult(
-                    beatmap=env.beatmap,
-                    mods=Mods.NONE,
-                    counts=info["game_counts"],
-                    score=int(game.score),
-                    max_combo=int(game.max_combo),
-                    failed=info.get("reason") == "failed",
-                    events=info["events"],
-                    results=info["results"],
-                )
-            )
+            if view is not None and view.window.closed:
+                break
     except (TimeoutError, ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
     finally:
         env.close()
+        if view is not None:
+            view.close()
+            print(view.summary(), file=sys.stderr)
+        if saver is not None:
+            saver.close()
+            print(_saved(saver), file=sys.stderr)
     if args.json:
         out = [dict(play.as_dict(), timing=t) for play, t in zip(plays, timings)]
         print(json.dumps(out, indent=2))
     else:
         print(results_table(plays))
     return 0
+
+
+def _view(args: argparse.Namespace, env: LiveManiaEnv, model: Any) -> LiveView | None:
+    """The window of ``--show`` (None without it)."""
+    if not args.show:
+        return None
+    import functools
+
+    import pygame
+
+    from ppomania.agent.live_view import LiveView
+    from ppomania.agent.window import policy_outputs
+
+    outputs = functools.partial(policy_outputs, model) if model is not None else None
+    try:
+        return LiveView(env, outputs)
+    except pygame.error as exc:
+        raise CliError(f"cannot open the window for --show: {exc}") from None
+
+
+def _saver(args: argparse.Namespace) -> FrameSaver | None:
+    """The frame saver of ``--save-frames`` (None without it)."""
+    if args.save_frames is None:
+        return None
+    from ppomania.env.live_frame_saver import FrameSaver
+
+    try:
+        return FrameSaver(args.save_frames, args.save_every, args.save_limit)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot save frames to {args.save_frames}: {exc}") from None
+
+
+def _saved(saver: FrameSaver) -> str:
+    line = f"saved {saver.files} frame files to {saver.folder}"
+    if saver.dropped:
+        line += f" ({saver.dropped} steps skipped: the writer was behind)"
+    if saver.error is not None:
+        line += f"; writing failed: {saver.error}"
+    return line
+
+
+def _play_result(env: LiveManiaEnv, info: dict[str, Any]) -> PlayResult:
+    """The play as eval reports it, from the game's own final state and our judge's events."""
+    from ppomania.agent.evaluate import PlayResult
+    from ppomania.game.rules import Mods
+
+    game = env.last_live.state
+    return PlayResult(
+        beatmap=env.beatmap,
+        mods=Mods.NONE,
+        counts=info["game_counts"],
+        score=int(game.score),
+        max_combo=int(game.max_combo),
+        failed=info.get("reason") == "failed",
+        events=info["events"],
+        results=info["results"],
+    )
 
 
 def _playfield(args: argparse.Namespace) -> Calibration | CaptureArea:

@@ -161,6 +161,8 @@ class LiveManiaEnv(gym.Env):
         self.state_timeout_s = state_timeout_s
         self.pause_timeout_s = pause_timeout_s
         self._stack = FrameStack(1, self.geometry.shape)
+        #: The last screen grab (BGRA, the capture's reused buffer: copy it to keep it).
+        self.last_grab: np.ndarray | None = None
         #: Our judge of the play and its reconciliation with the game's.
         self.judging = LiveJudging(self.beatmap, offset_window)
         self.clock = GameClock()
@@ -244,6 +246,16 @@ class LiveManiaEnv(gym.Env):
         live = live or self.client.latest()
         base = self.clock.time_ms(live, self.client.server, now)
         return base + self.offset_ms + self.judging.correction_ms
+
+    @property
+    def frame_ms(self) -> float:
+        """Game time the last grab shows (measured from its heads, else estimated)."""
+        return self._frame_ms
+
+    def slack_s(self) -> float:
+        """Seconds left before the next step's tick (what the caller may spend between steps
+        without delaying the loop; negative: late already)."""
+        return self._last_tick + self.period_s - time.monotonic()
 
     def action_time_ms(self) -> float:
         """Game time at which the action given to the next :meth:`step` reaches the game."""
@@ -332,7 +344,7 @@ class LiveManiaEnv(gym.Env):
         """Grab into ``out``; stamp the grab's wall time and game time."""
         grab_at = time.monotonic()
         clock = self.map_time_ms(self.client.latest(), grab_at)
-        image = self.frames.grab(out, self.keys.held)
+        image = self.last_grab = self.frames.grab(out, self.keys.held)
         done = time.monotonic()
         self.stats.capture_ms.append(1000 * (done - grab_at))
         offsets = self._frame_offsets

@@ -1,0 +1,140 @@
+"""``ppomania play --show --save-frames`` against the stand-in game on an Xvfb display: the window
+shows what the agent sees while it plays, and the grabs and perceived frames are saved."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import numpy as np
+
+from ppomania.cli import main
+from ppomania.env.spaces import default_geometry
+from ppomania.game.beatmap import load_beatmap
+from test_live_e2e import Standin, _cut_map, _keys_down, display  # noqa: F401 (a fixture)
+
+
+def _read_png(path):
+    import pygame
+
+    image = pygame.image.load(str(path))
+    return pygame.surfarray.array3d(image).transpose(1, 0, 2)  # (H, W, 3)
+
+
+def _window_shown(timeout_s: float = 60.0) -> bool:
+    """Wait for ``--show``'s window (imports and connecting take a while)."""
+    import pygame
+
+    deadline = time.monotonic() + timeout_s
+    while pygame.display.get_surface() is None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monkeypatch):  # noqa: F811
+    import mss
+
+    from ppomania.live.capture import save_calibration
+
+    map_path = _cut_map(tmp_path, 5000)
+    standin = Standin(display, map_path)
+    config = save_calibration(standin.playfield, tmp_path / "live.json")
+    # beside the stand-in's window: over it, the window would hide the playfield from the capture
+    left = standin.ready["window"][0] + 8
+    monkeypatch.setenv("SDL_VIDEO_WINDOW_POS", f"{left},0")
+    frames = tmp_path / "frames"
+    shots = []
+
+    def screenshot() -> None:  # mid-play, while the window is up
+        if not _window_shown():
+            return
+        time.sleep(1.0)
+        with mss.MSS() as sct:
+            shots.append(
+                np.asarray(sct.grab({"left": left, "top": 0, "width": 300, "height": 200}))
+            )
+
+    timer = threading.Thread(target=screenshot, daemon=True)
+    timer.start()
+    try:
+        command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
+        command += ["--port", str(standin.port), "--json", "--realtime", "--show"]
+        command += ["--save-frames", str(frames), "--save-every", "20"]
+        assert main(command) == 0
+        captured = capsys.readouterr()
+        (play,) = json.loads(captured.out)
+    finally:
+        timer.join()
+        assert _keys_down(display) == []
+        standin.stop()
+    print(captured.err, play["timing"])
+    assert play["accuracy"] >= 90.0
+    draws = re.search(r"window: (\d+) draws, ([\d.]+) ms mean", captured.err)
+    assert draws and int(draws[1]) > 10, captured.err
+    assert shots and shots[0][..., :3].max() > 0
+    grabs = sorted(frames.glob("*_grab.png"))
+    perceived = sorted(frames.glob("*_frame.png"))
+    assert len(grabs) == len(perceived) > 5
+    shape = default_geometry(4).shape
+    assert _read_png(perceived[len(perceived) // 2]).shape[:2] == shape
+    assert _read_png(grabs[0]).shape[:2] != shape
+    assert _read_png(perceived[len(perceived) // 2]).max() > 0
+
+
+def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, capsys, monkeypatch):  # noqa: F811
+    import pygame
+
+    from ppomania.live.capture import save_calibration
+
+    map_path = _cut_map(tmp_path, 20000)
+    standin = Standin(display, map_path)
+    config = save_calibration(standin.playfield, tmp_path / "live.json")
+    monkeypatch.setenv("SDL_VIDEO_WINDOW_POS", f"{standin.ready['window'][0] + 8},0")
+    shown_at = []
+
+    def close_soon() -> None:  # the window's close button a few seconds into the play
+        if not _window_shown():
+            return
+        shown_at.append(time.monotonic())
+        time.sleep(4.0)
+        pygame.event.post(pygame.event.Event(pygame.QUIT))  # SDL takes events from any thread
+
+    timer = threading.Thread(target=close_soon, daemon=True)
+    timer.start()
+    try:
+        command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
+        assert main([*command, "--port", str(standin.port), "--json", "--show"]) == 0
+        elapsed = time.monotonic() - shown_at[0]
+        captured = capsys.readouterr()
+        (play,) = json.loads(captured.out)
+    finally:
+        timer.join()
+        assert _keys_down(display) == []
+        standin.stop()
+    assert elapsed < 15, captured.err  # well before the map's end
+    judged = sum(play[k] for k in ("max", "300", "200", "100", "50", "miss"))
+    assert 0 < judged < load_beatmap(map_path).n_objects
+    assert play["accuracy"] >= 90.0
+
+
+def test_frame_saver_saves_every_nth_step_up_to_its_limit(tmp_path):
+    from ppomania.env.live_frame_saver import FrameSaver
+
+    saver = FrameSaver(tmp_path, every=3, limit=6)
+    grab, frame = np.zeros((30, 20, 4), np.uint8), np.zeros((8, 5), np.uint8)
+    for step in range(1, 20):
+        frame[:] = step  # the loop reuses its buffers: what was offered is a copy
+        saver.offer(0, step, 100.0 * step - 250, grab, frame)
+    saver.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        f"00-{step:06d}_{ms}ms_{kind}.png"
+        for step, ms in ((3, "+000050"), (6, "+000350"), (9, "+000650"))
+        for kind in ("frame", "grab")
+    ]
+    assert _read_png(tmp_path / names[0]).shape == (8, 5, 3)
+    assert _read_png(tmp_path / names[0]).max() == 3

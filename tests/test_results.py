@@ -51,11 +51,12 @@ def test_human_stats_are_the_best_and_the_medians():
 
 def test_the_markdown_table_has_blank_human_columns_without_replays():
     humans = HumanStats.of([[5, 0, 0, 0, 0, 5], [8, 0, 0, 0, 0, 2], [9, 0, 0, 0, 0, 1]])
-    rows = [VersusRow(_play([50, 0, 0, 0, 0, 4]), humans), VersusRow(_play([54, 0, 0, 0, 0, 0]))]
+    play = _play([50, 0, 0, 0, 0, 4])
+    rows = [VersusRow(play, humans), VersusRow(_play([54, 0, 0, 0, 0, 0]))]
     lines = markdown_table(rows).splitlines()
     assert len(lines) == 4 and lines[0] == "| " + " | ".join(HEADER) + " |"
     with_humans = lines[2].split(" | ")
-    assert with_humans[0] == "| ppomania - A \\| B [4K 164 bpm seed 0]"
+    assert with_humans[0] == f"| ppomania - A \\| B [{play.beatmap.version}]"
     assert with_humans[1:5] == ["3.25", "4K", f"{100 * rows[0].long_note_share:.0f}", "92.59"]
     assert with_humans[5:] == ["4", "123", "3", "90.00", "80.00", "2", "+2 |"]
     assert lines[3].endswith("| 0 | 123 |  |  |  |  |  |")

@@ -350,14 +350,26 @@ def read_model_file(path: str | Path) -> tuple[ModelDescription, dict[str, Any]]
 
 
 def write_model_file(
-    path: str | Path, description: ModelDescription, weights: dict[str, Any]
+    path: str | Path, description: ModelDescription, weights: dict[str, Any], half: bool = False
 ) -> Path:
-    """Write a ppomania model file (through a temporary file: never a half-written one)."""
+    """Write a ppomania model file (through a temporary file: never a half-written one).
+
+    :param half: store floating-point weights as 16-bit floats (half the size; loading casts them
+        back to the policy's 32 bits). Tensors shared between names stay shared.
+    """
     import torch
 
     path = Path(path)
+    stored: dict[str, Any] = {}
+    halves: dict[tuple[int, tuple[int, ...]], Any] = {}
+    for name, tensor in weights.items():
+        tensor = tensor.detach().cpu()
+        if half and tensor.is_floating_point():
+            key = (tensor.data_ptr(), tuple(tensor.shape))
+            tensor = halves.setdefault(key, tensor.half())
+        stored[name] = tensor
     buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in weights.items()}, buffer)
+    torch.save(stored, buffer)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -167,9 +167,12 @@ def read_model(model_path: Path) -> tuple[ModelDescription, dict[str, Any]]:
     return description, weights
 
 
-def export_model(source: str | Path, destination: str | Path) -> ModelDescription:
+def export_model(
+    source: str | Path, destination: str | Path, half: bool = False
+) -> ModelDescription:
     """Write the model of ``source`` (a run folder or a model file of either form) as a ppomania
-    model file at ``destination``: its description and policy weights, no optimizer state.
+    model file at ``destination``: its description and policy weights, no optimizer state
+    (``half``: the weights as 16-bit floats, see :func:`write_model_file`).
 
     :raises FileNotFoundError: no model at ``source``.
     :raises ModelFileError: not a ppomania model, or malformed.
@@ -181,7 +184,7 @@ def export_model(source: str | Path, destination: str | Path) -> ModelDescriptio
         raise ValueError(f"{destination}: the export would overwrite its own source")
     description, weights = read_model(model_path)
     policy = build_policy(description, weights, model_path)  # only weights that load are written
-    write_model_file(destination, description, policy.state_dict())
+    write_model_file(destination, description, policy.state_dict(), half=half)
     return description
 
 

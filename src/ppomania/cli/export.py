@@ -20,6 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, required=True, metavar="FILE", help="the model file to write"
     )
+    parser.add_argument(
+        "--half",
+        action="store_true",
+        help="store the weights as 16-bit floats: half the size, played in 32 bits",
+    )
     parser.set_defaults(func=run)
 
 
@@ -28,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         source = resolve_model_path(args.run)
-        description = export_model(source, args.output)
+        description = export_model(source, args.output, half=args.half)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
     height, width = description.geometry.shape

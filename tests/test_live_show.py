@@ -94,24 +94,29 @@ def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, ca
     standin = Standin(display, map_path)
     config = save_calibration(standin.playfield, tmp_path / "live.json")
     monkeypatch.setenv("SDL_VIDEO_WINDOW_POS", f"{standin.ready['window'][0] + 8},0")
-    shown_at = []
+    shown_at, played = [], threading.Event()
 
     def close_soon() -> None:  # the window's close button a few seconds into the play
         if not _window_shown():
             return
         shown_at.append(time.monotonic())
         time.sleep(4.0)
-        pygame.event.post(pygame.event.Event(pygame.QUIT))  # SDL takes events from any thread
+        # SDL takes events from any thread. Clicked again until the play stops: a close that came
+        # while the window was being set up was once lost (a player would click again).
+        while not played.wait(0.5):
+            pygame.event.post(pygame.event.Event(pygame.QUIT))
 
     timer = threading.Thread(target=close_soon, daemon=True)
     timer.start()
     try:
         command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
         assert main([*command, "--port", str(standin.port), "--json", "--show"]) == 0
+        played.set()
         elapsed = time.monotonic() - shown_at[0]
         captured = capsys.readouterr()
         (play,) = json.loads(captured.out)
     finally:
+        played.set()
         timer.join()
         assert _keys_down(display) == []
         standin.stop()

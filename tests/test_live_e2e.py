@@ -89,16 +89,19 @@ def _realtime_child() -> None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
 
 
-@pytest.fixture(scope="module")
-def display():
+def start_xvfb(
+    screen: str, first: int, last: int, realtime: bool = False
+) -> tuple[str, subprocess.Popen]:
+    """An Xvfb server (``screen`` like ``1024x768x24``) on the first free display number in
+    ``[first, last)``, once it listens: its display name and process. Skips without Xvfb."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed")
-    number = next(n for n in range(97, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    number = next(n for n in range(first, last) if not Path(f"/tmp/.X11-unix/X{n}").exists())
     proc = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        ["Xvfb", f":{number}", "-screen", "0", screen, "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_realtime_child,
+        preexec_fn=_realtime_child if realtime else None,
     )
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -106,9 +109,15 @@ def display():
             proc.kill()
             pytest.fail("Xvfb did not start")
         time.sleep(0.05)
+    return f":{number}", proc
+
+
+@pytest.fixture(scope="module")
+def display():
+    name, proc = start_xvfb("1024x768x24", 97, 200, realtime=True)
     old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
-    yield f":{number}"
+    os.environ["DISPLAY"] = name
+    yield name
     # Key senders left in reference cycles (e.g. by SB3's model in the live training test) close
     # their X connection when collected: collect them while the display is still up.
     gc.collect()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from ppomania.skin.files import load_skin
 from ppomania.skin.layout import mania_layout
 from ppomania.standin.game import StandinConfig, StandinGame, StandinLook
 from ppomania.standin.playfield import BURST_MS, SkinnedPlayfield
+from test_live_e2e import start_xvfb
 
 DATA = Path(__file__).parent / "data"
 SPECIAL = DATA / "osu-special-skin"
@@ -266,21 +266,8 @@ def _tosu_v2(port: int) -> dict:
 
 @pytest.fixture
 def wide_display():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed")
-    number = next(n for n in range(140, 240) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    proc = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{number}"
+    name, proc = start_xvfb("1280x800x24", 140, 240)
+    yield name
     proc.terminate()
     proc.wait(timeout=10)
 

@@ -303,6 +303,7 @@ class LiveManiaEnv(gym.Env):
         self._start_episode(live)
         self.stats = LiveStats()
         self._stack.reset()
+        self.frames.reset()
         self._observe(self._stack.advance()[0])
         self._last_tick = self._grab_at
         return self._stack.obs()[0], {"map_time_ms": self.map_time_ms(live), "map": self.beatmap}

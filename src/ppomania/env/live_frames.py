@@ -129,6 +129,12 @@ class CaptureFrames:
         fade = 1.0 - (now - self._released) * 1000.0 / LIGHT_RELEASE_MS
         return np.where(held, 1.0, np.clip(fade, 0.0, 1.0))
 
+    def reset(self) -> None:
+        """A new play: forget the keys' lights and what the perception remembers."""
+        self._down[:] = False
+        self._released[:] = -np.inf
+        self.perception.reset()
+
     def grab(self, out: np.ndarray, held: np.ndarray | None = None) -> np.ndarray:
         """Grab the screen and write the agent's frame into ``out`` ``(H, W)``; return the grab.
 

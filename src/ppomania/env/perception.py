@@ -24,7 +24,10 @@ Two ways to see the playfield, one interface (:class:`Perception`):
   hit lighting's band and the column light's note-coloured rows are *over* in the columns whose
   key is held (or was just let go, :data:`~ppomania.skin.timing.LIGHT_RELEASE_MS`); in the
   bursts' and combo's bands a note pixel needs all three samples, and a hold-tall run inside a
-  band is a burst's stroke; the rows where the keys are drawn over the notes are not read.
+  band is a burst's stroke; the rows where the keys are drawn over the notes are not read; the
+  stage hint's rows that look like a note are always *over*. Notes move as one: what the last grab
+  showed, moved on by the fall that both grabs show, fills in what an overlay hides now
+  (:meth:`SkinPerception.recall`), so a note is not lost behind a skin's big judgement bursts.
 
 Cost per frame: a gather of ``3 * K * grab_height`` pixels, one table lookup, the runs, drawing:
 well under a millisecond.
@@ -76,6 +79,9 @@ class Perception(Protocol):
         """``(rows, columns)`` int arrays: the grab row under each note head's bottom edge
         (exclusive) and its column, in ``image`` (the grab last passed to :meth:`frame`)."""
 
+    def reset(self) -> None:
+        """Forget earlier grabs (a new play starts)."""
+
 
 def column_xs(columns: list[tuple[float, float]], left: int, width: int) -> np.ndarray:
     """``(K, len(SAMPLES))`` grab x of the pixels read across each column (screen ``(left,
@@ -114,6 +120,9 @@ class PalettePerception:
         head = gray >= _HEAD_LEVEL
         ys, cs = np.nonzero(head[:-1] & ~head[1:])
         return ys + 1, cs
+
+    def reset(self) -> None:
+        """Nothing to forget: each grab is read on its own."""
 
 
 def quantize(bgr: np.ndarray) -> np.ndarray:
@@ -206,6 +215,8 @@ class SkinPerception:
         notes); None: read everything.
     :param bands: grab rows ``[top, bottom)`` of the judgement bursts and the combo, drawn over the
         lanes whatever the keys: a row there is a note's only when all its samples say so.
+    :param fixed: ``(grab rows, K)`` bool, rows always covered by something that does not move and
+        looks like a note (the stage hint's brightest rows in a grey-note skin); None: none.
     """
 
     def __init__(
@@ -222,6 +233,7 @@ class SkinPerception:
         row_px: float,
         blind_from: int | None = None,
         bands: list[tuple[float, float]] | tuple = (),
+        fixed: np.ndarray | None = None,
     ) -> None:
         keys = geometry.keys
         if xs.shape[0] != keys or tables.shape != (keys, 1 << (3 * LUT_BITS)):
@@ -243,16 +255,19 @@ class SkinPerception:
         self.light_rows = [np.asarray(r, bool) for r in light_rows]
         self.row_px = float(row_px)
         self.blind_from = height if blind_from is None else max(0, min(height, blind_from))
+        self.fixed = np.zeros((height, keys), bool) if fixed is None else np.asarray(fixed, bool)
         smallest = float(self.note_px.min())
         self._gap = max(1, round(0.25 * smallest))
         self._min_run = max(2, round(0.5 * smallest))  # lines and hints are thinner
         self._edges: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp), np.zeros(0, np.intp))
+        self._memory: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._last_fall: float | None = None
 
     def doubted(self, held: np.ndarray | None) -> np.ndarray:
         """``(grab rows, K)`` bool: rows doubted at light levels ``held`` (``(K,)`` in [0, 1], or
         bool; None: none): the hit lighting's band, and the column light's rows that look like a
-        note."""
-        out = np.zeros((self.height, self.geometry.keys), bool)
+        note; and the :attr:`fixed` rows."""
+        out = self.fixed.copy()
         if held is None:
             return out
         level = np.asarray(held, np.float64)
@@ -295,8 +310,9 @@ class SkinPerception:
 
     def runs(
         self, classes: np.ndarray, held: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(columns, tops, bottoms)``: grab rows of each object (bottom exclusive)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(columns, tops, bottoms, top_seen, bottom_seen)``: grab rows of each object (bottom
+        exclusive), and whether each edge was seen (not hidden nor cut by the grab's edge)."""
         rows, keys = classes.shape
         padded = np.zeros((keys, rows + 2), np.int8)
         padded[:, 1:-1] = (classes == NOTE).T
@@ -304,7 +320,7 @@ class SkinPerception:
         cs, tops = np.nonzero(change == 1)  # column-major: by column, then row
         bottoms = np.nonzero(change == -1)[1]
         if cs.size == 0:
-            return cs, tops, bottoms
+            return cs, tops, bottoms, cs.astype(bool), cs.astype(bool)
         # Rows not covered up to each row: a gap is hidden when none of its rows is uncovered.
         open_rows = np.zeros((rows + 1, keys), np.int32)
         np.cumsum(classes != OVER, axis=0, out=open_rows[1:])
@@ -312,7 +328,7 @@ class SkinPerception:
         new = np.ones(cs.size, bool)
         new[1:] = (cs[1:] != cs[:-1]) | ((tops[1:] - bottoms[:-1] > self._gap) & ~hidden)
         cs, tops, bottoms = cs[new], tops[new], bottoms[np.r_[new[1:], True]]
-        top_hidden = (tops > 0) & (classes[np.maximum(tops - 1, 0), cs] == OVER)
+        top_hidden = (tops == 0) | (classes[np.maximum(tops - 1, 0), cs] == OVER)
         bottom_hidden = (bottoms < rows) & (classes[np.minimum(bottoms, rows - 1), cs] == OVER)
         size = bottoms - tops
         note_px = self.note_px[cs]
@@ -330,11 +346,83 @@ class SkinPerception:
         tops = np.where(
             top_hidden & ~bottom_hidden & ~tall, np.minimum(tops, bottoms - note_h), tops
         )
-        return cs[keep], tops[keep], bottoms[keep]
+        return cs[keep], tops[keep], bottoms[keep], ~top_hidden[keep], ~bottom_hidden[keep]
+
+    def recall(
+        self, classes: np.ndarray, found: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The objects of this grab: those :meth:`runs` ``found``, plus the previous grab's
+        objects moved on by the scroll that both grabs show, where they are now hidden.
+
+        Every object falls by the same number of rows between two grabs; the median fall of the
+        objects seen whole in both (the nearest one above, of a like size, in the same column)
+        measures it. A remembered object stays while the rows it should cover show no stage
+        (some overlay hides it: a judgement burst, the combo); one the grab shows cut by an
+        overlay gets its hidden edge back from it. The memory holds floats (no drift).
+        """
+        cs, tops, bottoms, top_seen, bottom_seen = found
+        tops, bottoms = tops.astype(np.float64), bottoms.astype(np.float64)
+        previous, self._memory = self._memory, None
+        fall = None
+        if previous is not None and previous[0].size:
+            fall = self._fall(previous, cs, tops, bottoms, top_seen & bottom_seen)
+        if fall is not None:
+            extra = []
+            for c, top, bottom in zip(*(a.tolist() for a in previous)):
+                top, bottom = top + fall, bottom + fall
+                a, b = max(0, math.floor(top)), min(classes.shape[0], math.ceil(bottom))
+                if bottom > self.line or b - a < 2:
+                    continue
+                if np.count_nonzero(classes[a:b, c] == STAGE) > max(2, (b - a) // 4):
+                    continue  # the grab shows the stage there: it is gone (hit, or misread)
+                near = np.flatnonzero((cs == c) & (tops < b) & (bottoms > a))
+                if near.size == 0:
+                    extra.append((c, top, bottom))
+                for i in near.tolist():
+                    if not bottom_seen[i] and bottom > bottoms[i]:
+                        bottoms[i] = min(bottom, self.line)
+                    if not top_seen[i] and top < tops[i]:
+                        tops[i] = top
+            if extra:
+                more = np.array(extra, np.float64).T
+                cs = np.concatenate([cs, more[0].astype(np.intp)])
+                tops, bottoms = np.concatenate([tops, more[1]]), np.concatenate([bottoms, more[2]])
+        self._memory = (cs, tops, bottoms)
+        return cs, tops, bottoms
+
+    def _fall(
+        self,
+        previous: tuple[np.ndarray, np.ndarray, np.ndarray],
+        cs: np.ndarray,
+        tops: np.ndarray,
+        bottoms: np.ndarray,
+        whole: np.ndarray,
+    ) -> float | None:
+        """Rows every object fell since the previous grab (None: nothing to measure it by)."""
+        pc, pt, pb = previous
+        falls = []
+        for c, top, bottom in zip(
+            cs[whole].tolist(), tops[whole].tolist(), bottoms[whole].tolist()
+        ):
+            like = (pc == c) & (np.abs((pb - pt) - (bottom - top)) <= 3)
+            d = bottom - pb[like]
+            d = d[(d >= -1) & (d <= self.height / 4)]
+            if d.size:
+                falls.append(float(d.min()))
+        if falls:
+            self._last_fall = float(np.median(falls))
+        return self._last_fall
+
+    def reset(self) -> None:
+        """Forget the previous grabs (a new play)."""
+        self._memory, self._last_fall = None, None
 
     def frame(self, image: np.ndarray, out: np.ndarray, held: np.ndarray | None = None) -> None:
         g = self.geometry
-        cs, tops, bottoms = self.runs(self.classes(image, self.doubted(held)), held)
+        classes = self.classes(image, self.doubted(held))
+        found = self.runs(classes, held)
+        self._edges = (found[2], found[0])
+        cs, tops, bottoms = self.recall(classes, found)
         out[...] = BACKGROUND
         out[g.judgement_row, :] = LINE
         j, cw, m, hr = g.judgement_row, g.column_width, g.note_margin, g.head_rows
@@ -346,7 +434,6 @@ class SkinPerception:
                 out[max(y_tail, 0) : max(y_head - hr + 1, 0), x0:x1] = BODY
             if y_head >= 0:
                 out[max(y_head - hr + 1, 0) : min(y_head + 1, g.height), x0:x1] = HEAD
-        self._edges = (bottoms, cs)
 
     def head_edges(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._edges
@@ -390,8 +477,8 @@ def _light_rows(
     lights: list[SkinImage], tint: tuple[int, int, int, int], under: np.ndarray,
     notes: np.ndarray, height: Callable[[SkinImage], float],
 ) -> np.ndarray:  # fmt: skip
-    """Which rows of the column light (``round(height)`` rows, any frame) have a note's colour
-    (the same table cell)."""
+    """Which rows of an image drawn squeezed into ``round(height)`` rows (the column light, any
+    frame; the stage hint) have a note's colour (the same table cell)."""
     if not lights:
         return np.zeros(0, bool)
     note_cells = np.zeros(1 << (3 * LUT_BITS), bool)
@@ -447,6 +534,7 @@ def skin_perception(
     lighting = [f for name in ("LightingN", "LightingL") for f in skin.frames(config.element(name))]
     lights = skin.frames(config.element("StageLight"))
     hint = skin.image(config.element("StageHint"))
+    hint_h = layout.hint_height(hint)
     lines = np.array(
         [config.colour(n)[:3] for n in ("ColourColumnLine", "ColourJudgementLine")], np.float32
     )
@@ -454,7 +542,8 @@ def skin_perception(
     note_px = np.zeros(keys)
     glow_on = np.zeros(keys, bool)
     light_rows: list[np.ndarray] = [np.zeros(0, bool)] * keys
-    cache: dict[tuple, tuple[np.ndarray, bool, np.ndarray]] = {}
+    hint_rows: list[np.ndarray] = [np.zeros(0, bool)] * keys
+    cache: dict[tuple, tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
     for c in range(keys):
         r, g, b, a = config.colour(f"Colour{c + 1}")
         k = min(1.0, 2 * a / 255)  # stable draws column colours with doubled alpha
@@ -475,11 +564,18 @@ def skin_perception(
                 note_table(notes, stage, _stack([overlays, lines]), tolerance),
                 bool(conflicts(glows, notes).any()),
                 _light_rows(lights, tint, under, notes, height),
+                _light_rows([hint], (255, 255, 255, 255), under, notes, lambda _: hint_h),
             )
-        tables[c], glow_on[c], light_rows[c] = cache[key]
+        tables[c], glow_on[c], light_rows[c], hint_rows[c] = cache[key]
     # Rows doubted while a key is held (or was just let go), where an overlay looks like a note:
     # the hit lighting around the judgement line, the column light above LightPosition.
     hit = judgement_y - grab_top
+    fixed = np.zeros((grab_height, keys), bool)
+    hint_top = round(judgement_y) - hint_h // 2 - grab_top
+    for c in range(keys):
+        for i in np.flatnonzero(hint_rows[c]):
+            if 0 <= hint_top + i < grab_height:
+                fixed[hint_top + i, c] = True
     light = layout.light_y + dy - grab_top
     glow_h = max((height(f) for f in lighting), default=0.0)
     doubt = np.zeros((keys, 2))
@@ -508,4 +604,5 @@ def skin_perception(
         row_px,
         blind,
         bands,
+        fixed,
     )

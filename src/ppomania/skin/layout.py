@@ -25,6 +25,8 @@ from ppomania.skin.ini import ManiaConfig
 
 #: osu!'s layout height in skin.ini units.
 LAYOUT_HEIGHT = 480.0
+#: The stage hint (``StageHint``) is drawn this fraction of its height, centred on the hit position.
+HINT_SCALE = 0.9
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,14 @@ class ManiaLayout:
         if not 0 <= column < self.keys:
             raise IndexError(f"column {column} out of range for {self.keys}K")
         return h / w * self.note_width_for_height if w else 0.0
+
+    def hint_height(self, image_size: tuple[int, int] | object) -> int:
+        """Rows the stage hint image is drawn on, centred on the hit position (its top row is
+        ``round(hit_y) - hint_height // 2``). ``image_size`` as for :meth:`note_height`; an
+        image's own ``scale`` (``@2x``) counts."""
+        pixels = getattr(image_size, "pixels", None)
+        h = pixels.shape[0] if pixels is not None else image_size[0]  # type: ignore[index]
+        return max(1, round(h / getattr(image_size, "scale", 1.0) * HINT_SCALE * self.scale))
 
     def column_width(self, column: int) -> float:
         left, right = self.columns[column]

@@ -51,7 +51,6 @@ LIGHTING_MS = 200.0  # LightingN: 80 ms in, 120 ms out
 BURST_MS = 220.0  # judgement burst: 20 ms in, 160 ms shown, 40 ms out
 BURST_SCALES = ((40.0, 1.0), (80.0, 0.85), (BURST_MS, 0.7))  # (until dt, scale), as stable pops
 LINE_SCALE = 0.74  # column line width in osu!'s 768-high units, as stable draws them
-HINT_SCALE = 0.9
 BODY_FPS = 60.0
 
 
@@ -276,7 +275,7 @@ class SkinnedPlayfield:
                     bar = pygame.transform.scale(line, (px, line.get_height()))
                     bg.blit(bar, (x - px if right_side else x, 0))
         hint = skin.image(config.element("StageHint"))
-        hint_h = max(1, round(_units(hint)[1] * HINT_SCALE * lay.scale))
+        hint_h = lay.hint_height(hint)
         bg.blit(_surface(hint.pixels, (right - left, hint_h)), (left, hit_y - hint_h // 2))
         if config.judgement_line:
             r, g, b, a = config.colour("ColourJudgementLine")

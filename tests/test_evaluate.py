@@ -112,6 +112,31 @@ def test_model_evaluation_equals_the_predict_path_and_restores_threads():
         assert old.events == new.events
 
 
+def test_model_evaluation_runs_the_network_only_for_envs_that_need_it():
+    """Ended plays and envs that see what they saw the step before (the intro, breaks) keep
+    their keys without a forward; the plays are those of the full batch every step."""
+    loaded = load_model(MODEL)
+    beatmaps = [load_beatmap(BUNDLED), load_beatmap(MAP_4K)]
+    policy = model_policy(loaded.model, loaded.codec)
+    rows, steps = [], []
+    forward = policy.actions
+
+    def counted(obs):
+        rows.append(len(obs))
+        return forward(obs)
+
+    policy.actions = counted
+    plays = play_maps(
+        beatmaps, policy, geometry=loaded.geometry, on_step=lambda *a: steps.append(1)
+    )
+    full = model_policy(loaded.model, loaded.codec)
+    every = play_maps(beatmaps, lambda obs, sim: full.codec.decode(full.actions(obs)),
+                      geometry=loaded.geometry)  # fmt: skip
+    assert sum(rows) < 0.8 * len(beatmaps) * len(steps)
+    for ours, theirs in zip(plays, every):
+        assert ours.events == theirs.events and np.array_equal(ours.counts, theirs.counts)
+
+
 def test_eval_json_uses_the_verify_replay_keys(capsys):
     assert main(["eval", str(BUNDLED), "--model", str(MODEL), "--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)

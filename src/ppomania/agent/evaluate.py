@@ -100,6 +100,10 @@ class ModelPolicy:
     """The deterministic policy of an SB3 model: exactly ``model.predict(obs, deterministic=True)``
     (via :class:`~ppomania.agent.inference.DeterministicActions`).
 
+    Only the envs that need it go through the network: not those whose play has ended, and not
+    those that see exactly what they saw the step before (an intro, a break: a deterministic policy
+    answers the same), which keep their keys.
+
     Also a context manager, which :func:`play_maps` enters for the play: torch runs on one thread
     inside, restored afterwards (a forward on a few envs per step; a second thread made it ~10×
     slower once another process wanted the cores, and gained nothing on a quiet machine).
@@ -109,11 +113,26 @@ class ModelPolicy:
         self.actions = DeterministicActions(model)
         self.codec = codec
         self._threads: contextlib.AbstractContextManager[None] | None = None
+        self._seen: np.ndarray | None = None  # each env's last observation, and its keys
+        self._held: np.ndarray | None = None
 
     def __call__(self, obs: np.ndarray, sim: BatchedSim) -> np.ndarray:
-        return self.codec.decode(self.actions(obs))
+        n = obs.shape[0]
+        if self._seen is None or self._held is None or self._seen.shape != obs.shape:
+            self._seen = np.empty_like(obs)
+            self._held = np.zeros((n, sim.keys), np.bool_)
+            todo = np.flatnonzero(sim.active)
+        else:
+            same = (obs.reshape(n, -1) == self._seen.reshape(n, -1)).all(axis=1)
+            todo = np.flatnonzero(sim.active & ~same)
+        if todo.size:
+            self._held[todo] = self.codec.decode(self.actions(obs[todo]))
+        self._held[~sim.active] = False
+        np.copyto(self._seen, obs)
+        return self._held.copy()
 
     def __enter__(self) -> ModelPolicy:
+        self._seen = self._held = None
         self._threads = one_torch_thread()
         self._threads.__enter__()
         return self

@@ -2,7 +2,7 @@
 
 Exactly the actions of SB3's ``model.predict(obs, deterministic=True)`` for ``MultiBinary`` and
 ``Discrete`` actions, without its per-call overhead (space checks, a copy of the observation, a
-torch distribution object): the actor's forward under ``torch.no_grad()`` on the uint8
+torch distribution object): the actor's forward under ``torch.inference_mode()`` on the uint8
 observation itself, then the distribution's mode computed the way SB3's distributions compute it.
 """
 
@@ -25,7 +25,7 @@ class DeterministicActions:
             BernoulliDistribution,
             CategoricalDistribution,
         )
-        from stable_baselines3.common.preprocessing import preprocess_obs
+        from stable_baselines3.common.preprocessing import is_image_space
 
         policy = model.policy
         if isinstance(policy.action_dist, BernoulliDistribution):
@@ -37,18 +37,22 @@ class DeterministicActions:
         self._policy = policy
         self._action_shape = tuple(policy.action_space.shape)
         self._device = policy.device
-        self._preprocess = preprocess_obs
+        # SB3's preprocess_obs for a Box: float, scaled to [0, 1] when it is an image
+        self._scale = policy.normalize_images and is_image_space(policy.observation_space)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         import torch
 
         policy = self._policy
-        policy.set_training_mode(False)  # as predict() does
+        if policy.training:
+            policy.set_training_mode(False)  # as predict() does
         # The frame stack's buffer as a tensor without a copy.
-        tensor = torch.from_numpy(np.ascontiguousarray(obs)).to(self._device)
-        with torch.no_grad():
+        tensor = torch.from_numpy(np.ascontiguousarray(obs))
+        if tensor.device != self._device:
+            tensor = tensor.to(self._device)
+        with torch.inference_mode():
             # get_distribution(): the actor's features, latent, logits
-            scaled = self._preprocess(tensor, policy.observation_space, policy.normalize_images)
+            scaled = tensor.float() / 255.0 if self._scale else tensor.float()
             features = policy.pi_features_extractor(scaled)
             logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
             if self._binary:  # Bernoulli(logits).probs, rounded: BernoulliDistribution.mode()

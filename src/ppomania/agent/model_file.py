@@ -235,6 +235,14 @@ class PolicyModel:
         return self.policy.predict(observation, deterministic=deterministic)
 
 
+class _NoOptimizer:
+    """Where SB3 builds the policy's optimizer: a played policy never steps one, and building
+    torch's first optimizer imports ``torch._dynamo`` (about 1 s of every ``eval`` or ``play``)."""
+
+    def __init__(self, params: Any, lr: float, **kwargs: Any) -> None:
+        del params, lr, kwargs
+
+
 def build_policy(
     description: ModelDescription, weights: dict[str, Any], path: str | Path, device: str = "cpu"
 ) -> Any:
@@ -248,8 +256,9 @@ def build_policy(
         policy = ActorCriticCnnPolicy(
             description.observation_space(),
             description.action_space(),
-            lambda _: 0.0,  # the optimizer's learning rate: a played policy never steps it
+            lambda _: 0.0,
             **description.policy.policy_kwargs(),
+            optimizer_class=_NoOptimizer,
         )
     except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
         raise ModelFileError(

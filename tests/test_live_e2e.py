@@ -45,10 +45,10 @@ MODEL = Path(os.environ.get("PPOMANIA_LIVE_TEST_MODEL", DATA / "models" / "ppo-4
 needs_xvfb = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
 
 
-def _cut_map(tmp: Path, until_ms: int, name: str = "cut.osu") -> Path:
-    """The objects of the test map that start before ``until_ms``, as a map file."""
+def _cut_map(tmp: Path, until_ms: int, name: str = "cut.osu", source: Path = MAP) -> Path:
+    """The objects of ``source`` (the test map) that start before ``until_ms``, as a map file."""
     lines, in_objects = [], False
-    for line in MAP.read_text().splitlines():
+    for line in source.read_text().splitlines():
         if line.startswith("["):
             in_objects = line.strip() == "[HitObjects]"
         elif (
@@ -419,6 +419,47 @@ def test_gosumemory_autoplay_finds_the_map_in_the_songs_folder(display, tmp_path
         assert play["accuracy"] >= 95.0
     finally:
         assert _keys_down(display) == []
+        standin.stop()
+
+
+@needs_xvfb
+def test_ctrl_c_in_play_prints_the_plays_so_far_and_releases_the_keys(display, tmp_path):
+    """Ctrl+C in the middle of ``ppomania play``: exit 130, the interrupted play printed with what
+    was judged so far, no key left down."""
+    import signal
+
+    from ppomania.live.capture import save_calibration
+    from ppomania.live.state_client import StateClient
+
+    map_path = _cut_map(tmp_path, 20000)
+    standin = Standin(display, map_path)
+    config = save_calibration(standin.playfield, tmp_path / "live.json")
+    command = [sys.executable, "-m", "ppomania.cli", "play", "--policy", "autoplay"]
+    command += ["--map", str(map_path), "--config", str(config), "--port", str(standin.port)]
+    try:
+        play = subprocess.Popen(
+            [*command, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, DISPLAY=display),
+            # as from a terminal, whatever the shell that started the tests ignores
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        client = StateClient(port=standin.port).start()
+        try:  # into the play: some notes judged, most not
+            assert client.wait_for(lambda s: s.state.time_ms > 5000, timeout_s=30) is not None
+        finally:
+            client.close()
+        play.send_signal(signal.SIGINT)
+        out, err = play.communicate(timeout=30)
+        assert play.returncode == 130, err
+        assert "interrupted" in err
+        (result,) = json.loads(out)
+        judged = sum(result[k] for k in ("max", "300", "200", "100", "50", "miss"))
+        assert 0 < judged < load_beatmap(map_path).n_objects
+        assert _keys_down(display) == []
+    finally:
         standin.stop()
 
 

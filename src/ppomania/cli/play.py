@@ -162,12 +162,14 @@ def _run(args: argparse.Namespace) -> int:
     policy = LiveAutoplay() if model is None else None
     actions = DeterministicActions(model) if model is not None else None
     view, saver = None, None
-    plays, timings = [], []
+    plays, timings, started = [], [], []
+    interrupted = False
     try:
         view = _view(args, env, model)
         saver = _saver(args)
         for episode in range(args.episodes):
             obs, info = env.reset()
+            started.append(episode)
             if view is not None:
                 view.new_play()
             done, step = False, 0
@@ -187,6 +189,14 @@ def _run(args: argparse.Namespace) -> int:
             timings.append(info.get("timing"))
             if view is not None and view.window.closed:
                 break
+    except KeyboardInterrupt:
+        # Ctrl+C: the keys are let go (env.close) and the plays so far printed, this one too
+        interrupted = True
+        env.keys.release_all()
+        if len(plays) < len(started):
+            info = dict(env.judging.summary(env.last_live), timing=env.stats.summary())
+            plays.append(_play_result(env, info))
+            timings.append(info.get("timing"))
     except (TimeoutError, ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -202,6 +212,9 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(results_table(plays))
+    if interrupted:
+        print("interrupted: the keys are released", file=sys.stderr)
+        return 130
     return 0
 
 

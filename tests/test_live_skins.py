@@ -78,61 +78,52 @@ def _calibrate(standin: SkinnedStandin, skin: str, keys: int, tmp: Path, capsys)
     return out
 
 
+def _sim_and_live(
+    x_display: str, skin: str, map_path: Path, keys: int, tmp: Path, capsys
+) -> tuple[dict, dict]:
+    """The shipped model's ``eval --json`` and its ``play --json`` in the stand-in drawn with
+    ``skin``, after ``calibrate --skin``; no key is left down."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["eval", str(map_path), "--json"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    (sim,) = json.loads(capsys.readouterr().out)
+    standin = SkinnedStandin(x_display, map_path, skin)
+    try:
+        config = _calibrate(standin, skin, keys, tmp, capsys)
+        command = ["play", "--map", str(map_path), "--config", str(config)]
+        assert main([*command, "--port", str(standin.port), "--json", "--realtime"]) == 0
+        (live,) = json.loads(capsys.readouterr().out)
+    finally:
+        assert _keys_down(x_display) == []
+        standin.stop()
+    print(f"{keys}K: sim {sim['accuracy']:.2f}% live {live['accuracy']:.2f}%", live["timing"])
+    return sim, live
+
+
 # Points below the simulator's accuracy allowed per look (33 objects: one miss is ~3 points). The
 # special skin's judgement bursts cover a third of the lanes' height (notes under them are partly
 # unseen): 81.8–93.9% live in CI runs; the palette perception scores ~33% on it and fails the map.
 @pytest.mark.parametrize(
     ("look", "points"), [("ppomania", 3.0), ("default", 5.0), ("special", 30.0)]
 )
-def test_sim_trained_model_plays_each_look(display, skins, look, points, tmp_path, capsys):  # noqa: F811
-    import torch
-
+def test_shipped_4k_model_plays_each_look(display, skins, look, points, tmp_path, capsys):  # noqa: F811
     map_path = _cut(MAP_4K, tmp_path, 10.0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(["eval", str(map_path), "--json"]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    (sim,) = json.loads(capsys.readouterr().out)
-    standin = SkinnedStandin(display, map_path, skins[look])
-    try:
-        config = _calibrate(standin, skins[look], 4, tmp_path, capsys)
-        command = ["play", "--map", str(map_path), "--config", str(config)]
-        assert main([*command, "--port", str(standin.port), "--json", "--realtime"]) == 0
-        (live,) = json.loads(capsys.readouterr().out)
-    finally:
-        assert _keys_down(display) == []
-        standin.stop()
-    print(f"{look}: sim {sim['accuracy']:.2f}% live {live['accuracy']:.2f}%", live["timing"])
+    sim, live = _sim_and_live(display, skins[look], map_path, 4, tmp_path, capsys)
     assert not live["failed"]
     assert live["accuracy"] >= sim["accuracy"] - points
 
 
 # One miss on these 58 objects is ~1.7 points.
 @pytest.mark.parametrize(("look", "points"), [("ppomania", 3.5), ("default", 5.0)])
-def test_bundled_7k_model_plays_through_each_look(display, skins, look, points, tmp_path, capsys):  # noqa: F811
-    """The shipped 7K model (used when no --model is given) on 8 s of a 7K map with holds."""
-    import torch
-
+def test_shipped_7k_model_plays_each_look(display, skins, look, points, tmp_path, capsys):  # noqa: F811
+    """8 s of a 7K map with holds."""
     map_path = _cut(MAP_7K, tmp_path, 8.0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert main(["eval", str(map_path), "--json"]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    (sim,) = json.loads(capsys.readouterr().out)
-    standin = SkinnedStandin(display, map_path, skins[look])
-    try:
-        config = _calibrate(standin, skins[look], 7, tmp_path, capsys)
-        command = ["play", "--map", str(map_path), "--config", str(config)]
-        assert main([*command, "--port", str(standin.port), "--json", "--realtime"]) == 0
-        (live,) = json.loads(capsys.readouterr().out)
-    finally:
-        assert _keys_down(display) == []
-        standin.stop()
-    print(f"7K {look}: sim {sim['accuracy']:.2f}% live {live['accuracy']:.2f}%", live["timing"])
+    sim, live = _sim_and_live(display, skins[look], map_path, 7, tmp_path, capsys)
     assert not live["failed"]
     assert live["accuracy"] >= sim["accuracy"] - points
     # The frame clock read from the heads on screen (through the skin) is sane.

@@ -269,6 +269,14 @@ def test_note_height_scales_to_the_column_width():
     assert narrow.note_height((10, 40), 1) == pytest.approx(5)  # the narrowest column sets it
 
 
+def test_stage_hint_height_is_nine_tenths_of_the_image_in_layout_units():
+    layout = mania_layout(ManiaConfig(4), (1280, 720))  # 1.5 px per unit
+    assert layout.hint_height(SkinImage(np.zeros((12, 30, 4), np.uint8))) == 16  # 12 * 0.9 * 1.5
+    hd = SkinImage(np.zeros((24, 60, 4), np.uint8), scale=2.0)  # an @2x image: the same units
+    assert layout.hint_height(hd) == 16
+    assert layout.hint_height((1, 30)) == 1  # never nothing
+
+
 # --- the ppomania skin ------------------------------------------------------------------------
 
 

@@ -563,6 +563,22 @@ def test_bench_sim_json(capsys):
     assert report["bytes_per_env"] >= 2 * 4 * 48 * 16
 
 
+def test_bench_learn_reports_the_curve_on_real_maps_of_its_key_count(capsys):
+    from ppomania.cli import main
+    from ppomania.game.beatmap import load_beatmap
+    from ppomania.sim.maps import bundled_map_paths
+
+    sevens = bundled_map_paths(7)
+    assert sevens and all(load_beatmap(p).keys == 7 for p in sevens)
+    assert not set(sevens) & set(bundled_map_paths(4))
+    command = ["bench", "learn", "--keys", "7", "--steps", "512", "--evals", "1", "--json"]
+    assert main([*command, "--eval-maps", str(sevens[0]), "--threads", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["keys"] == 7 and report["eval_maps"] == [sevens[0].name]
+    assert report["curve"] and 0 <= report["curve"][-1]["accuracy"] <= 100
+    assert main(["bench", "learn", "--keys", "5", "--steps", "512"]) == 2  # no real 5K map
+
+
 def test_per_env_array_bytes(short_maps):
     from ppomania.sim.bench import per_env_array_bytes
 

@@ -95,20 +95,27 @@ def bench_learn(
     device: str = "auto",
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
+    keys: int = 4,
+    eval_maps: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Train the default setup from scratch on generated maps (plus ``maps``) and evaluate every
-    ``steps / evals`` steps on the bundled real 4K maps, which training never sees.
+    """Train the default ``keys``-key setup from scratch on generated maps (plus ``maps``) and
+    evaluate every ``steps / evals`` steps on real maps that training never sees: ``eval_maps``,
+    default the bundled real maps of that key count.
 
     :param overrides: :class:`TrainConfig` fields to change (e.g. ``policy``, ``action_space``),
         for comparing setups on the same held-out maps.
+    :raises ValueError: when there is no real map of ``keys`` keys to evaluate on.
     """
     from ppomania.agent.train import train
 
-    eval_paths = tuple(str(p) for p in bundled_map_paths())
+    eval_paths = eval_maps or tuple(str(p) for p in bundled_map_paths(keys))
+    if not eval_paths:
+        raise ValueError(f"no bundled real {keys}K maps: name some with eval_maps")
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig(
             exp_name="bench-learn",
             seed=seed,
+            keys=keys,
             maps=maps,
             eval_maps=eval_paths,
             total_timesteps=steps,
@@ -125,7 +132,8 @@ def bench_learn(
         "steps": result.timesteps,
         "seconds": round(result.seconds, 1),
         "steps_per_s": round(result.timesteps / result.seconds, 1),
-        "eval_maps": [p.rsplit("/", 1)[-1] for p in eval_paths],
+        "keys": keys,
+        "eval_maps": [Path(p).name for p in eval_paths],
         "curve": curve,
         "final_accuracy": curve[-1]["accuracy"] if curve else None,
         "best_accuracy": max((c["accuracy"] for c in curve), default=None),
@@ -140,6 +148,6 @@ def random_baseline_accuracy(keys: int = 4, seed: int = 0) -> float:
     from ppomania.game.beatmap import load_beatmap
 
     plays = play_maps(
-        [load_beatmap(p) for p in bundled_map_paths()], builtin_policy("random", keys, seed)
+        [load_beatmap(p) for p in bundled_map_paths(keys)], builtin_policy("random", keys, seed)
     )
     return float(np.mean([p.accuracy for p in plays]))

@@ -8,8 +8,9 @@ add one by writing the function and an entry there (and any options it needs in 
   the same game as 64 single ``ManiaEnv`` in SB3's ``DummyVecEnv``; their ratio; memory per env.
 - ``train``: end-to-end PPO training steps/s of ppomania's default setup and, in the same run, of
   the reference setup (RL Zoo's Atari PPO settings, NatureCNN on 84×84×4, DummyVecEnv), and the ratio.
-- ``learn``: trains the default setup from scratch for ``--steps`` and evaluates every so often on
-  the bundled real 4K maps that training never sees: accuracy against steps, and steps/s.
+- ``learn``: trains the default ``--keys`` setup from scratch for ``--steps`` and evaluates every
+  so often on real maps that training never sees (the bundled ones of that key count, or
+  ``--eval-maps``): accuracy against steps, and steps/s.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--maps", nargs="*", default=[], help="learn: real maps to train on beside generated ones"
     )
+    parser.add_argument("--keys", type=int, default=4, help="learn: key count (default 4)")
+    parser.add_argument(
+        "--eval-maps", nargs="*", default=[],
+        help="learn: real maps to evaluate on (default: the bundled real maps of --keys keys)",
+    )  # fmt: skip
     parser.add_argument(
         "--iterations", type=int, default=3, help="train: timed PPO iterations (default 3)"
     )
@@ -139,18 +145,22 @@ def run_learn_bench(args: argparse.Namespace) -> int:
 
     if args.steps <= 0 or args.evals <= 0:
         raise CliError("--steps and --evals must be positive")
-    report = bench_learn(
-        steps=args.steps, evals=args.evals, maps=tuple(args.maps), device=args.device,
-        progress=not args.json,
-        overrides={
-            "policy": args.policy, "action_space": args.action_space, "threads": args.threads
-        },
-    )  # fmt: skip
+    try:
+        report = bench_learn(
+            steps=args.steps, evals=args.evals, maps=tuple(args.maps), device=args.device,
+            progress=not args.json,
+            overrides={
+                "policy": args.policy, "action_space": args.action_space, "threads": args.threads
+            },
+            keys=args.keys, eval_maps=tuple(args.eval_maps),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if args.json:
         print(json.dumps(report))
         return 0
     print(
-        f"bench learn: {report['steps']} steps in {report['seconds']:.0f} s "
+        f"bench learn {report['keys']}K: {report['steps']} steps in {report['seconds']:.0f} s "
         f"({report['steps_per_s']:.0f} steps/s); held-out real maps: "
         f"{', '.join(report['eval_maps'])}"
     )

@@ -203,8 +203,10 @@ class SkinPerception:
     :param line: grab row under the judgement line.
     :param tables: ``(K, 32768)`` uint8 per column (:func:`note_table`).
     :param note_px: ``(K,)`` a note's height in grab pixels (runs taller than 1.5 notes are holds).
-    :param doubt: ``(K, 2)`` grab rows ``[top, bottom)`` the hit lighting covers around the line
-        in the columns where it looks like a note (``top == bottom``: none).
+    :param doubt: ``(K, 2)`` grab rows ``[top, bottom)`` each column's hit lighting covers around
+        the line (``top == bottom``: none).
+    :param reach: ``(K, K)`` bool, column ``c``'s hit lighting looks like a note in column ``d``
+        (it may be wider than its column); None: in its own column only.
     :param light: ``(K, 2)`` grab row of the column light's bottom and its full height: at light
         level ``level`` (1 while the key is held, shrinking after the release) it covers
         ``[bottom - level * height, bottom)``, its image squeezed into those rows.
@@ -234,6 +236,7 @@ class SkinPerception:
         blind_from: int | None = None,
         bands: list[tuple[float, float]] | tuple = (),
         fixed: np.ndarray | None = None,
+        reach: np.ndarray | None = None,
     ) -> None:
         keys = geometry.keys
         if xs.shape[0] != keys or tables.shape != (keys, 1 << (3 * LUT_BITS)):
@@ -251,6 +254,7 @@ class SkinPerception:
         self._votes = np.choose(tables.ravel(), [4, 1, 0]).astype(np.uint8)
         self.note_px = np.asarray(note_px, np.float64)
         self.doubt = np.asarray(doubt, np.float64)
+        self.reach = np.eye(keys, dtype=bool) if reach is None else np.asarray(reach, bool)
         self.light = np.asarray(light, np.float64)
         self.light_rows = [np.asarray(r, bool) for r in light_rows]
         self.row_px = float(row_px)
@@ -274,7 +278,8 @@ class SkinPerception:
         for c in np.flatnonzero(level > 0):
             top, bottom = self.doubt[c]
             if bottom > top:
-                out[max(0, math.floor(top)) : max(0, math.ceil(bottom)), c] = True
+                rows = slice(max(0, math.floor(top)), max(0, math.ceil(bottom)))
+                out[rows, self.reach[c]] = True
             rows = self.light_rows[c]
             if rows.any():
                 shown = level[c] * self.light[c, 1]
@@ -349,7 +354,7 @@ class SkinPerception:
         return cs[keep], tops[keep], bottoms[keep], ~top_hidden[keep], ~bottom_hidden[keep]
 
     def recall(
-        self, classes: np.ndarray, found: tuple[np.ndarray, ...]
+        self, classes: np.ndarray, found: tuple[np.ndarray, ...], held: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The objects of this grab: those :meth:`runs` ``found``, plus the previous grab's
         objects moved on by the scroll that both grabs show, where they are now hidden.
@@ -358,10 +363,15 @@ class SkinPerception:
         objects seen whole in both (the nearest one above, of a like size, in the same column)
         measures it. A remembered object stays while the rows it should cover show no stage
         (some overlay hides it: a judgement burst, the combo); one the grab shows cut by an
-        overlay gets its hidden edge back from it. The memory holds floats (no drift).
+        overlay gets its hidden edge back from it: a hold whose key is ``held`` (as for
+        :meth:`runs`) keeps its head on the line however little of it shows above the hit
+        lighting, and one whose head was seen coming keeps it where it is, not pinned to the line
+        because the column light of the hold before hides it. The memory holds floats (no drift).
         """
         cs, tops, bottoms, top_seen, bottom_seen = found
         tops, bottoms = tops.astype(np.float64), bottoms.astype(np.float64)
+        keys = self.geometry.keys
+        down = np.zeros(keys, bool) if held is None else np.asarray(held)[:keys] >= 1
         previous, self._memory = self._memory, None
         fall = None
         if previous is not None and previous[0].size:
@@ -369,20 +379,29 @@ class SkinPerception:
         if fall is not None:
             extra = []
             for c, top, bottom in zip(*(a.tolist() for a in previous)):
+                hold = bottom - top > 1.5 * self.note_px[c] + 2
                 top, bottom = top + fall, bottom + fall
+                if bottom > self.line:
+                    if hold and down[c] and top < self.line - 2:
+                        # a held hold's head stays on the line, however little of it shows
+                        pinned = (cs == c) & ~bottom_seen & (tops < self.line) & (bottoms > top)
+                        bottoms[pinned] = self.line
+                    continue
                 a, b = max(0, math.floor(top)), min(classes.shape[0], math.ceil(bottom))
-                if bottom > self.line or b - a < 2:
+                if b - a < 2:
                     continue
                 if np.count_nonzero(classes[a:b, c] == STAGE) > max(2, (b - a) // 4):
                     continue  # the grab shows the stage there: it is gone (hit, or misread)
                 near = np.flatnonzero((cs == c) & (tops < b) & (bottoms > a))
                 if near.size == 0:
                     extra.append((c, top, bottom))
-                for i in near.tolist():
-                    if not bottom_seen[i] and bottom > bottoms[i]:
+                for i in near[~bottom_seen[near]].tolist():
+                    if bottoms[i] >= self.line and bottom < self.line - self.note_px[c]:
+                        bottoms[i] = bottom  # not held: a hold's head seen coming, now hidden
+                    elif bottom > bottoms[i]:
                         bottoms[i] = min(bottom, self.line)
-                    if not top_seen[i] and top < tops[i]:
-                        tops[i] = top
+                for i in near[~top_seen[near]].tolist():
+                    tops[i] = min(tops[i], top)
             if extra:
                 more = np.array(extra, np.float64).T
                 cs = np.concatenate([cs, more[0].astype(np.intp)])
@@ -422,7 +441,7 @@ class SkinPerception:
         classes = self.classes(image, self.doubted(held))
         found = self.runs(classes, held)
         self._edges = (found[2], found[0])
-        cs, tops, bottoms = self.recall(classes, found)
+        cs, tops, bottoms = self.recall(classes, found, held)
         out[...] = BACKGROUND
         out[g.judgement_row, :] = LINE
         j, cw, m, hr = g.judgement_row, g.column_width, g.note_margin, g.head_rows
@@ -577,9 +596,28 @@ def skin_perception(
             if 0 <= hint_top + i < grab_height:
                 fixed[hint_top + i, c] = True
     light = layout.light_y + dy - grab_top
-    glow_h = max((height(f) for f in lighting), default=0.0)
+    # The hit lighting, centred on its column, at its own size or LightingNWidth/LightingLWidth
+    # (its aspect kept): where it covers columns in which it looks like a note.
     doubt = np.zeros((keys, 2))
-    doubt[glow_on] = [hit - glow_h / 2, hit + glow_h / 2]
+    reach = np.zeros((keys, keys), bool)
+    for c, (a, b) in enumerate(columns):
+        sizes = [
+            (w_units * layout.scale if w_units > 0 else f.size[0] * layout.scale)
+            * np.array([1.0, f.size[1] / f.size[0]])
+            for name, w_units in (
+                ("LightingN", config.lighting_n_width[c]),
+                ("LightingL", config.lighting_l_width[c]),
+            )
+            for f in skin.frames(config.element(name))
+        ]
+        if not sizes:
+            continue
+        glow_w, glow_h = np.max(sizes, axis=0)
+        centre = (a + b) / 2
+        doubt[c] = [hit - glow_h / 2, hit + glow_h / 2]
+        for d, (a2, b2) in enumerate(columns):  # where it covers most of a column's samples
+            inside = [abs(a2 + f * (b2 - a2) - centre) < glow_w / 2 for f in SAMPLES]
+            reach[c, d] = glow_on[d] and 2 * sum(inside) > len(SAMPLES)
     shine = np.tile([light, max((height(f) for f in lights), default=0.0)], (keys, 1))
     blind = None
     if not config.keys_under_notes:  # the keys hide whatever passes the line
@@ -605,4 +643,5 @@ def skin_perception(
         blind,
         bands,
         fixed,
+        reach,
     )

@@ -204,7 +204,9 @@ class MapPool:
         return rng.choice(self.available(progress), size=n)
 
 
-def bundled_map_paths() -> list[Path]:
-    """The real 4K maps shipped with ppomania (held out from training; see their README)."""
+def bundled_map_paths(keys: int | None = None) -> list[Path]:
+    """The real maps shipped with ppomania (held out from training; see their README), of ``keys``
+    keys (None: all)."""
     folder = Path(__file__).resolve().parent.parent / "data" / "maps"
-    return sorted(folder.glob("*.osu"))
+    paths = sorted(folder.glob("*.osu"))
+    return paths if keys is None else [p for p in paths if load_beatmap(p).keys == keys]

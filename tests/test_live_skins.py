@@ -106,10 +106,11 @@ def _sim_and_live(
 
 
 # Points below the simulator's accuracy allowed per look (33 objects: one miss is ~3 points). The
-# special skin's judgement bursts cover a third of the lanes' height (notes under them are partly
-# unseen): 81.8–93.9% live in CI runs; the palette perception scores ~33% on it and fails the map.
+# special skin's judgement bursts cover a third of the lanes' height: the perception remembers the
+# notes behind them (100% here on a quiet machine; 81.8–93.9% in CI before it did); the palette
+# perception scores ~33% on it and fails the map.
 @pytest.mark.parametrize(
-    ("look", "points"), [("ppomania", 3.0), ("default", 5.0), ("special", 30.0)]
+    ("look", "points"), [("ppomania", 3.0), ("default", 5.0), ("special", 10.0)]
 )
 def test_shipped_4k_model_plays_each_look(display, skins, look, points, tmp_path, capsys):  # noqa: F811
     map_path = _cut(MAP_4K, tmp_path, 10.0)

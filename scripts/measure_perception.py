@@ -32,7 +32,7 @@ import numpy as np
 
 from ppomania.cli import main as main_cli
 from ppomania.env.live_frames import grab_rect, perception_for
-from ppomania.env.perception import skin_perception
+from ppomania.env.skin_perception import skin_perception
 from ppomania.env.spaces import default_geometry
 from ppomania.game.beatmap import load_beatmap
 from ppomania.game.judge import Judge

@@ -162,14 +162,14 @@ def _run(args: argparse.Namespace) -> int:
     policy = LiveAutoplay() if model is None else None
     actions = DeterministicActions(model) if model is not None else None
     view, saver = None, None
-    plays, timings, started = [], [], []
-    interrupted = False
+    plays, timings = [], []
+    in_play = interrupted = False
     try:
         view = _view(args, env, model)
         saver = _saver(args)
         for episode in range(args.episodes):
             obs, info = env.reset()
-            started.append(episode)
+            in_play = True
             if view is not None:
                 view.new_play()
             done, step = False, 0
@@ -187,13 +187,14 @@ def _run(args: argparse.Namespace) -> int:
                     break
             plays.append(_play_result(env, info))
             timings.append(info.get("timing"))
+            in_play = False
             if view is not None and view.window.closed:
                 break
     except KeyboardInterrupt:
-        # Ctrl+C: the keys are let go (env.close) and the plays so far printed, this one too
+        # Ctrl+C: keys let go at once, the plays so far printed (this one as judged so far)
         interrupted = True
         env.keys.release_all()
-        if len(plays) < len(started):
+        if in_play:
             info = dict(env.judging.summary(env.last_live), timing=env.stats.summary())
             plays.append(_play_result(env, info))
             timings.append(info.get("timing"))

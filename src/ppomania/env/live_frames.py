@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from ppomania.env.perception import PalettePerception, Perception, column_xs, skin_perception
+from ppomania.env.perception import PalettePerception, Perception, column_xs
+from ppomania.env.skin_perception import skin_perception
 from ppomania.live.capture import Calibration, Rect, ScreenCapture
 from ppomania.sim.render import CaptureArea, HighwayGeometry
 from ppomania.skin.timing import LIGHT_RELEASE_MS

@@ -257,6 +257,8 @@ class SkinPerception:
         self.row_px = float(row_px)
         self.blind_from = height if blind_from is None else max(0, min(height, blind_from))
         self.fixed = np.zeros((height, keys), bool) if fixed is None else np.asarray(fixed, bool)
+        # a run taller than this is a hold (head at its bottom, tail at its top)
+        self.hold_px = 1.5 * self.note_px + 2
         smallest = float(self.note_px.min())
         self._gap = max(1, round(0.25 * smallest))
         self._min_run = max(2, round(0.5 * smallest))  # lines and hints are thinner
@@ -334,7 +336,7 @@ class SkinPerception:
         bottom_hidden = (bottoms < rows) & (classes[np.minimum(bottoms, rows - 1), cs] == OVER)
         size = bottoms - tops
         note_px = self.note_px[cs]
-        tall = size > 1.5 * note_px + 2
+        tall = size > self.hold_px[cs]
         keep = size >= np.where(top_hidden | bottom_hidden, 2, self._min_run)
         for a, b in self.bands:  # a hold-tall run inside a band is a burst's stroke
             keep &= ~(tall & (tops >= a) & (bottoms <= b))
@@ -376,7 +378,7 @@ class SkinPerception:
         if fall is not None:
             extra = []
             for c, top, bottom in zip(*(a.tolist() for a in previous)):
-                hold = bottom - top > 1.5 * self.note_px[c] + 2
+                hold = bottom - top > self.hold_px[c]
                 top, bottom = top + fall, bottom + fall
                 if bottom > self.line:
                     if hold and down[c] and top < self.line - 2:
@@ -445,7 +447,7 @@ class SkinPerception:
         for c, top, bottom in zip(cs.tolist(), tops.tolist(), bottoms.tolist()):
             y_head = j - math.floor((self.line - bottom) / self.row_px + 0.5)
             x0, x1 = c * cw + m, (c + 1) * cw - m
-            if bottom - top > 1.5 * self.note_px[c] + 2:
+            if bottom - top > self.hold_px[c]:
                 y_tail = j - math.floor((self.line - top) / self.row_px + 0.5)
                 out[max(y_tail, 0) : max(y_head - hr + 1, 0), x0:x1] = BODY
             if y_head >= 0:

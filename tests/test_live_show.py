@@ -3,10 +3,12 @@ shows what the agent sees while it plays, and the grabs and perceived frames are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -35,6 +37,24 @@ def _window_shown(timeout_s: float = 60.0) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _beside_the_play(
+    x_display: str, standin: Standin, watch: Callable[[threading.Event], None]
+) -> Iterator[threading.Event]:
+    """Run ``watch(played)`` in a thread while the block plays; whatever happens, ``played`` is
+    set at the end, the thread joined, no key may be left down, and the stand-in stops."""
+    played = threading.Event()
+    thread = threading.Thread(target=watch, args=(played,), daemon=True)
+    thread.start()
+    try:
+        yield played
+    finally:
+        played.set()
+        thread.join()
+        assert _keys_down(x_display) == []
+        standin.stop()
+
+
 def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monkeypatch):  # noqa: F811
     import mss
 
@@ -47,9 +67,10 @@ def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monke
     left = standin.ready["window"][0] + 8
     monkeypatch.setenv("SDL_VIDEO_WINDOW_POS", f"{left},0")
     frames = tmp_path / "frames"
-    shots, played = [], threading.Event()
+    shots = []
 
-    def screenshot() -> None:  # while the window is up, until the play ends (draws wait for it)
+    def screenshot(played: threading.Event) -> None:
+        """While the window is up, until the play ends (draws wait for it)."""
         if not _window_shown():
             return
         with mss.MSS() as sct:
@@ -57,9 +78,7 @@ def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monke
                 area = {"left": left, "top": 0, "width": 300, "height": 200}
                 shots.append(np.asarray(sct.grab(area)))
 
-    timer = threading.Thread(target=screenshot, daemon=True)
-    timer.start()
-    try:
+    with _beside_the_play(display, standin, screenshot) as played:
         command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
         command += ["--port", str(standin.port), "--json", "--realtime", "--show"]
         command += ["--save-frames", str(frames), "--save-every", "20"]
@@ -67,11 +86,6 @@ def test_play_shows_the_window_and_saves_frames(display, tmp_path, capsys, monke
         played.set()
         captured = capsys.readouterr()
         (play,) = json.loads(captured.out)
-    finally:
-        played.set()
-        timer.join()
-        assert _keys_down(display) == []
-        standin.stop()
     print(captured.err, play["timing"])
     assert play["accuracy"] >= 90.0
     draws = re.search(r"window: (\d+) draws, ([\d.]+) ms mean", captured.err)
@@ -95,9 +109,9 @@ def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, ca
     standin = Standin(display, map_path)
     config = save_calibration(standin.playfield, tmp_path / "live.json")
     monkeypatch.setenv("SDL_VIDEO_WINDOW_POS", f"{standin.ready['window'][0] + 8},0")
-    shown_at, played = [], threading.Event()
+    shown_at = []
 
-    def close_soon() -> None:  # the window's close button a few seconds into the play
+    def close_soon(played: threading.Event) -> None:  # the close button a few seconds in
         if not _window_shown():
             return
         shown_at.append(time.monotonic())
@@ -107,20 +121,13 @@ def test_closing_the_window_ends_the_play_with_its_results(display, tmp_path, ca
         while not played.wait(0.5):
             pygame.event.post(pygame.event.Event(pygame.QUIT))
 
-    timer = threading.Thread(target=close_soon, daemon=True)
-    timer.start()
-    try:
+    with _beside_the_play(display, standin, close_soon) as played:
         command = ["play", "--policy", "autoplay", "--map", str(map_path), "--config", str(config)]
         assert main([*command, "--port", str(standin.port), "--json", "--show"]) == 0
         played.set()
         elapsed = time.monotonic() - shown_at[0]
         captured = capsys.readouterr()
         (play,) = json.loads(captured.out)
-    finally:
-        played.set()
-        timer.join()
-        assert _keys_down(display) == []
-        standin.stop()
     assert elapsed < 15, captured.err  # well before the map's end
     judged = sum(play[k] for k in ("max", "300", "200", "100", "50", "miss"))
     assert 0 < judged < load_beatmap(map_path).n_objects
